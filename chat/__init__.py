@@ -1,0 +1,13 @@
+"""
+chat: a line-based chat daemon built on Twisted.
+
+The package is laid out by layer, from the inside out:
+
+- L{chat.text} and L{chat.names}: what counts as safe text, a valid nick or room name.
+- L{chat.events} and L{chat.hub}: rooms, members and what happens in them; no sockets.
+- L{chat.wire}: how each event looks as a line of the text protocol.
+- L{chat.commands}: the slash commands a line client can type.
+- L{chat.protocol}: bytes on a connection in, lines out; the factory wires it to the hub.
+- L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run.
+- L{chat.client}: the terminal client, C{python -m chat.client}.
+"""

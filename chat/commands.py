@@ -1,0 +1,156 @@
+"""
+The slash commands of the line protocol, and what a plain line means.
+
+A line client sits in one room at a time, its current room, so that a plain line needs no
+room name.  This module turns a decoded line into calls on the L{Hub}; it sees neither bytes
+nor sockets, and answers through L{Member.deliver}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from chat import events
+from chat.hub import ChatError, Hub, Member
+from chat.text import visible
+
+
+class LineClient(Member, Protocol):
+    """
+    A member driven by typed lines: it has a current room and can be disconnected.
+    """
+
+    room: str
+
+    def close(self) -> None:
+        """
+        Close the connection once what was delivered so far has been sent.
+        """
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    run: Callable[[Hub, LineClient, str], None]
+    needsArgument: bool
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def _command(usage: str, summary: str, needsArgument: bool = False):
+    """
+    Register the decorated function as the command named by the first word of C{usage}.
+    """
+
+    def register(run: Callable[[Hub, LineClient, str], None]):
+        name = usage.split()[0][1:]
+        COMMANDS[name] = Command(name, usage, summary, run, needsArgument)
+        return run
+
+    return register
+
+
+def execute(hub: Hub, client: LineClient, line: str) -> None:
+    """
+    Do what C{line} asks: run a command, or say the line in the client's current room.
+    A refusal becomes one error line to the client.
+    """
+    try:
+        if line.startswith("//"):
+            hub.say(client, client.room, line[1:])
+        elif line.startswith("/"):
+            name, _, argument = line[1:].partition(" ")
+            command = COMMANDS.get(name.lower())
+            if command is None:
+                raise ChatError(f"Unknown command /{visible(name)}; type /help for the list")
+            argument = argument.strip()
+            if command.needsArgument and not argument:
+                raise ChatError(f"Usage: {command.usage}")
+            command.run(hub, client, argument)
+        elif line.strip():
+            hub.say(client, client.room, line)
+    except ChatError as e:
+        client.deliver(events.Error(str(e)))
+
+
+def _notice(client: LineClient, text: str) -> None:
+    client.deliver(events.Notice(text))
+
+
+@_command("/nick NAME", "change your nick", needsArgument=True)
+def _nick(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.rename(client, argument)
+
+
+@_command("/me ACTION", "say that you do something: /me waves", needsArgument=True)
+def _me(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.say(client, client.room, argument, action=True)
+
+
+@_command("/msg NICK TEXT", "send TEXT to NICK alone", needsArgument=True)
+def _msg(hub: Hub, client: LineClient, argument: str) -> None:
+    nick, _, text = argument.partition(" ")
+    if not text.strip():
+        raise ChatError(f"Usage: {COMMANDS['msg'].usage}")
+    hub.message(client, nick, text.strip())
+
+
+@_command("/join ROOM", "leave your room for ROOM, creating it if need be", needsArgument=True)
+def _join(hub: Hub, client: LineClient, argument: str) -> None:
+    old = client.room
+    client.room = hub.join(client, argument).name
+    hub.part(client, old)
+
+
+@_command("/rooms", "list the rooms with their member counts and topics")
+def _rooms(hub: Hub, client: LineClient, argument: str) -> None:
+    rooms = hub.rooms()
+    _notice(client, f"{len(rooms)} room{'' if len(rooms) == 1 else 's'}:")
+    for room in rooms:
+        count = len(room.members)
+        line = f"{room.name} ({count} member{'' if count == 1 else 's'})"
+        _notice(client, f"{line}: {room.topic}" if room.topic else line)
+
+
+@_command("/who [ROOM]", "list who is in ROOM, or in your room")
+def _who(hub: Hub, client: LineClient, argument: str) -> None:
+    room = hub.room(argument or client.room)
+    nicks = " ".join(member.nick for member in room.members)
+    _notice(client, f"In {room.name} ({len(room.members)}): {nicks}")
+
+
+@_command("/topic [TEXT]", "show your room's topic, or set it to TEXT")
+def _topic(hub: Hub, client: LineClient, argument: str) -> None:
+    if argument:
+        hub.setTopic(client, client.room, argument)
+        return
+    room = hub.room(client.room)
+    if room.topic:
+        client.deliver(events.Topic(room.name, room.topic))
+    else:
+        _notice(client, f"{room.name} has no topic")
+
+
+@_command("/help [COMMAND]", "list the commands, or explain COMMAND")
+def _help(hub: Hub, client: LineClient, argument: str) -> None:
+    if argument:
+        command = COMMANDS.get(argument.lstrip("/").lower())
+        if command is None:
+            raise ChatError(f"No such command: /{visible(argument.lstrip('/'))}")
+        _notice(client, f"{command.usage}: {command.summary}")
+        return
+    _notice(client, "Commands (a line not starting with / is said in your room; //text says /text):")
+    for command in COMMANDS.values():
+        _notice(client, f"{command.usage:<16} {command.summary}")
+
+
+@_command("/quit [REASON]", "leave the server")
+def _quit(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.disconnect(client, argument or "Quit")
+    _notice(client, "Goodbye")
+    client.close()

@@ -1,0 +1,124 @@
+"""
+What happens in the chat, as plain values.
+
+The hub hands these to its members; each front end (the line protocol today, IRC or
+WebSocket later) decides how they look on its wire.  They hold text, never bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """
+    C{nick} said C{text} in C{room} at C{time} (seconds since the epoch); an action if
+    C{action} (C{/me}).
+    """
+
+    room: str
+    nick: str
+    text: str
+    time: float
+    action: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """
+    An earlier L{Said} replayed from a room's history to a member who just joined.
+    """
+
+    said: Said
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage:
+    """
+    C{sender} sent C{text} to C{recipient} alone.  The sender gets a copy with C{echo} set,
+    so that it sees what it sent.
+    """
+
+    sender: str
+    recipient: str
+    text: str
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    room: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    room: str
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """
+    C{nick} left the server; every member who shared a room with it hears this once.
+    """
+
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NickChanged:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    room: str
+    nick: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """
+    The topic of C{room} as it stands, told to a member who joins it.
+    """
+
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """
+    A message from the server itself: a welcome, a reply to a command, a shutdown warning.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """
+    The server refused what this member asked for; C{text} says why.
+    """
+
+    text: str
+
+
+Event = (
+    Said
+    | Replayed
+    | PrivateMessage
+    | Joined
+    | Left
+    | Quit
+    | NickChanged
+    | TopicChanged
+    | Topic
+    | Notice
+    | Error
+)

@@ -1,0 +1,257 @@
+"""
+The hub: who is connected, under which nick, in which rooms, and who hears what.
+
+It knows nothing of sockets or of how a line looks.  A front end registers each of its users
+as a L{Member} and calls the hub's methods; the hub answers by calling L{Member.deliver} with
+L{chat.events} values on every member who should see them.  A member may sit in several rooms
+at once, even though the line protocol keeps its users in one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from twisted.internet.interfaces import IReactorTime
+
+from chat import events
+from chat.names import InvalidName, checkNick, checkRoom, checkTopic, foldNick, foldRoom
+from chat.text import visible
+
+
+class Member(Protocol):
+    """
+    Anything the hub can seat in a room: it has a nick (which the hub assigns) and can be told
+    about events.  L{deliver} must not raise.
+    """
+
+    nick: str
+
+    def deliver(self, event: events.Event) -> None: ...
+
+
+class ChatError(Exception):
+    """
+    The hub refused a request; the message is addressed to the user who made it.
+    """
+
+
+class Room:
+    """
+    A named set of members with a topic and a bounded history of what was said in it.
+    """
+
+    __slots__ = ("name", "topic", "members", "history")
+
+    def __init__(self, name: str, historySize: int) -> None:
+        self.name = name
+        self.topic = ""
+        # A dict rather than a set: members hear events in the order they joined.
+        self.members: dict[Member, None] = {}
+        self.history: deque[events.Said] = deque(maxlen=historySize)
+
+    def broadcast(self, event: events.Event) -> None:
+        for member in self.members:
+            member.deliver(event)
+
+
+class Hub:
+    """
+    All rooms and members of one chat server.
+
+    @ivar defaultRoom: the room a front end puts its users in when they connect.  It exists
+        from the start and is never removed; other rooms vanish with their last member.
+    """
+
+    def __init__(
+        self, clock: IReactorTime, historySize: int = 20, defaultRoom: str = "#lobby"
+    ) -> None:
+        self._clock = clock
+        self._historySize = historySize
+        self._members: dict[str, Member] = {}
+        self._rooms: dict[str, Room] = {}
+        self._memberships: dict[Member, list[Room]] = {}
+        self._guests = 0
+        self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
+
+    # Members
+
+    def connect(self, member: Member) -> str:
+        """
+        Register a new member under a fresh guest nick, which is returned and set on it.
+        """
+        nick = self._nextGuestNick()
+        member.nick = nick
+        self._members[foldNick(nick)] = member
+        self._memberships[member] = []
+        return nick
+
+    def disconnect(self, member: Member, reason: str) -> None:
+        """
+        Remove C{member} from every room, telling everyone who shared one with it.  Calling
+        this again for the same member does nothing, so a front end may call it both when the
+        user quits and when the connection closes.
+        """
+        rooms = self._memberships.pop(member, None)
+        if rooms is None:
+            return
+        del self._members[foldNick(member.nick)]
+        for room in rooms:
+            del room.members[member]
+        self._tell(self._peers(rooms), events.Quit(member.nick, visible(reason)))
+        for room in rooms:
+            self._removeIfEmpty(room)
+
+    def rename(self, member: Member, nick: str) -> None:
+        """
+        Give C{member} the nick C{nick}; everyone in its rooms, and the member, hear of it.
+        """
+        nick = self._check(checkNick, nick)
+        old = member.nick
+        if nick == old:
+            return
+        key = foldNick(nick)
+        holder = self._members.get(key)
+        if holder is not None and holder is not member:
+            raise ChatError(f"The nick {nick} is taken")
+        del self._members[foldNick(old)]
+        self._members[key] = member
+        member.nick = nick
+        rooms = self._memberships[member]
+        self._tell(self._peers(rooms) | {member: None}, events.NickChanged(old, nick))
+
+    def find(self, nick: str) -> Member:
+        """
+        The member known as C{nick}, in any case.
+        """
+        member = self._members.get(foldNick(nick))
+        if member is None:
+            raise ChatError(f"No such nick: {visible(nick)}")
+        return member
+
+    # Rooms
+
+    def join(self, member: Member, name: str) -> Room:
+        """
+        Seat C{member} in room C{name}, creating the room if need be.  Its members (the new one
+        included) hear of the join; the new one then hears the topic and the room's history.
+        """
+        name = self._check(checkRoom, name)
+        room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
+        if member in room.members:
+            raise ChatError(f"You are already in {room.name}")
+        room.members[member] = None
+        self._memberships[member].append(room)
+        room.broadcast(events.Joined(room.name, member.nick))
+        if room.topic:
+            member.deliver(events.Topic(room.name, room.topic))
+        for said in room.history:
+            member.deliver(events.Replayed(said))
+        return room
+
+    def part(self, member: Member, name: str) -> None:
+        """
+        Take C{member} out of room C{name}; its members, the leaver included, hear of it.
+        """
+        room = self._roomOf(member, name)
+        room.broadcast(events.Left(room.name, member.nick))
+        del room.members[member]
+        self._memberships[member].remove(room)
+        self._removeIfEmpty(room)
+
+    def room(self, name: str) -> Room:
+        room = self._rooms.get(foldRoom(self._check(checkRoom, name)))
+        if room is None:
+            raise ChatError(f"No such room: {visible(name)}")
+        return room
+
+    def rooms(self) -> list[Room]:
+        """
+        Every room, by name.
+        """
+        return sorted(self._rooms.values(), key=lambda room: foldRoom(room.name))
+
+    def roomsOf(self, member: Member) -> list[Room]:
+        """
+        The rooms C{member} is in, in the order it joined them.
+        """
+        return list(self._memberships.get(member, ()))
+
+    def setTopic(self, member: Member, name: str, topic: str) -> None:
+        room = self._roomOf(member, name)
+        room.topic = self._check(checkTopic, topic)
+        room.broadcast(events.TopicChanged(room.name, member.nick, room.topic))
+
+    # Messages
+
+    def say(self, member: Member, name: str, text: str, action: bool = False) -> None:
+        """
+        Send C{text} from C{member} to everyone in room C{name}, the sender included, and keep
+        it in the room's history.
+        """
+        room = self._roomOf(member, name)
+        said = events.Said(room.name, member.nick, visible(text), self._clock.seconds(), action)
+        if self._historySize:
+            room.history.append(said)
+        room.broadcast(said)
+
+    def message(self, member: Member, nick: str, text: str) -> None:
+        """
+        Send C{text} from C{member} to the member known as C{nick} alone.
+        """
+        recipient = self.find(nick)
+        text = visible(text)
+        recipient.deliver(events.PrivateMessage(member.nick, recipient.nick, text))
+        member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
+
+    def broadcastNotice(self, text: str) -> None:
+        """
+        Tell every member something from the server.
+        """
+        self._tell(list(self._memberships), events.Notice(text))
+
+    # Helpers
+
+    def _nextGuestNick(self) -> str:
+        while True:
+            self._guests += 1
+            nick = f"guest{self._guests}"
+            if foldNick(nick) not in self._members:
+                return nick
+
+    def _createRoom(self, name: str) -> Room:
+        room = self._rooms[foldRoom(name)] = Room(name, self._historySize)
+        return room
+
+    def _removeIfEmpty(self, room: Room) -> None:
+        if not room.members and room.name != self.defaultRoom:
+            del self._rooms[foldRoom(room.name)]
+
+    def _roomOf(self, member: Member, name: str) -> Room:
+        room = self.room(name)
+        if member not in room.members:
+            raise ChatError(f"You are not in {room.name}")
+        return room
+
+    @staticmethod
+    def _peers(rooms: Iterable[Room]) -> dict[Member, None]:
+        """
+        Everyone in any of C{rooms}, once each.
+        """
+        peers: dict[Member, None] = {}
+        for room in rooms:
+            peers.update(room.members)
+        return peers
+
+    @staticmethod
+    def _tell(members: Iterable[Member], event: events.Event) -> None:
+        for member in members:
+            member.deliver(event)
+
+    @staticmethod
+    def _check(check: Callable[[str], str], value: str) -> str:
+        try:
+            return check(value)
+        except InvalidName as e:
+            raise ChatError(str(e)) from None

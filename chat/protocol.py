@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -66,7 +66,7 @@ class ChatProtocol(LineReceiver):
     def close(self) -> None:
         self.transport.loseConnection()
 
-    def connectionLost(self, reason: Failure = ConnectionDone()) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.clientDisconnected(self, reason)
 
 

@@ -4,13 +4,17 @@ The C{twistd chat} command line and the service it runs; C{chat.tac} runs the sa
 
 from __future__ import annotations
 
+import signal
+
 from twisted.application import internet, service
 from twisted.internet import defer
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IReactorCore
+from twisted.logger import Logger
 from twisted.python import usage
 
 from chat.hub import Hub
+from chat.names import InvalidName, checkRoom
 from chat.protocol import ChatFactory
 
 DEFAULT_PORT = "tcp:30000"
@@ -65,6 +69,10 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
+        try:
+            self["default-room"] = checkRoom(self["default-room"])
+        except InvalidName as e:
+            raise usage.UsageError(f"--default-room: {e}") from None
         self["motdLines"] = self._readMotd(self["motd"]) if self["motd"] else ()
 
     @staticmethod
@@ -82,10 +90,30 @@ class ChatService(service.MultiService):
     then says goodbye to the clients and waits (a bounded time) for them to go.
     """
 
-    def __init__(self, factory: ChatFactory, shutdownGrace: float) -> None:
+    log = Logger()
+
+    def __init__(self, reactor: IReactorCore, factory: ChatFactory, shutdownGrace: float) -> None:
         super().__init__()
         self.factory = factory
         self.shutdownGrace = shutdownGrace
+        self._reactor = reactor
+
+    def startService(self) -> None:
+        super().startService()
+        self._reactor.callWhenRunning(self._stopCleanlyOnSigterm)
+
+    def _stopCleanlyOnSigterm(self) -> None:
+        """
+        Make SIGTERM an ordinary stop that exits 0.  twistd's own handler re-raises the signal
+        after the shutdown so that the exit status is 143, which init systems and scripts read
+        as a failure; for this daemon SIGTERM is the normal way to stop.
+        """
+
+        def stop(signum: int, frame: object) -> None:
+            self.log.info("Received SIGTERM, shutting down.")
+            self._reactor.callFromThread(self._reactor.stop)
+
+        signal.signal(signal.SIGTERM, stop)
 
     def stopService(self) -> defer.Deferred[None]:
         stopped = defer.maybeDeferred(super().stopService)
@@ -101,7 +129,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
         from twisted.internet import reactor
     hub = Hub(reactor, historySize=options["history"], defaultRoom=options["default-room"])
     factory = ChatFactory(hub, reactor, name=options["name"], motd=options["motdLines"])
-    chat = ChatService(factory, options["shutdown-grace"])
+    chat = ChatService(reactor, factory, options["shutdown-grace"])
     for description in options["ports"]:
         listener = internet.StreamServerEndpointService(
             serverFromString(reactor, description), factory

@@ -1,0 +1,154 @@
+"""
+The real thing for integration tests: C{twistd chat} in a subprocess, raw sockets and the
+real client talking to it over loopback.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+TWISTD = str(BIN / "twistd")
+ROOT = Path(__file__).parent.parent
+TIMEOUT = 10.0
+
+
+class Daemon:
+    """
+    A running C{twistd -n chat}; C{ports} are the TCP ports it listens on, in order.
+    """
+
+    def __init__(self, argv: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        self.output: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for raw in self.process.stdout:
+            with self._changed:
+                self.output.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def waitForLog(self, pattern: str, count: int = 1) -> list[re.Match[str]]:
+        """
+        Wait until C{count} log lines match C{pattern}; return their matches.
+        """
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + TIMEOUT
+        with self._changed:
+            while True:
+                matches = [m for m in map(regex.search, self.output) if m]
+                if len(matches) >= count:
+                    return matches
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.process.poll() is not None:
+                    raise AssertionError(
+                        f"no {count} log lines matching {pattern!r}:\n" + self.log()
+                    )
+                self._changed.wait(min(remaining, 0.2))
+
+    def log(self) -> str:
+        with self._changed:
+            return "\n".join(self.output)
+
+    @property
+    def ports(self) -> list[int]:
+        return [int(m.group(1)) for m in self.waitForLog(r"starting on (\d+)")]
+
+    def terminate(self) -> int:
+        """
+        Send SIGTERM and return the exit status.
+        """
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(TIMEOUT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(TIMEOUT)
+
+
+def startDaemon(tmp_path: Path, *options: str, ports: int = 1) -> Daemon:
+    """
+    Start C{twistd -n chat} with C{options} (by default on a free loopback TCP port) and wait
+    until it listens on C{ports} ports.
+    """
+    if not any(option in ("-p", "--port") for option in options):
+        options = ("--port", "tcp:0:interface=127.0.0.1") + options
+    daemon = Daemon([TWISTD, "-n", "--pidfile=", "chat", *options], tmp_path)
+    daemon.waitForLog(r"starting on ", count=ports)
+    return daemon
+
+
+class LineSocket:
+    """
+    A raw TCP client, as C{nc} would be, reading whole lines.
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1", family: int = socket.AF_INET) -> None:
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect((host, port) if family != socket.AF_UNIX else host)
+        self._buffer = b""
+
+    @classmethod
+    def unix(cls, path: str) -> LineSocket:
+        return cls(0, path, socket.AF_UNIX)
+
+    def send(self, line: str | bytes) -> None:
+        data = line if isinstance(line, bytes) else line.encode("utf-8") + b"\n"
+        self.sock.sendall(data)
+
+    def readLine(self) -> str:
+        while b"\r\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"connection closed; unterminated: {self._buffer!r}")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line.decode("utf-8")
+
+    def readUntil(self, wanted: str) -> list[str]:
+        """
+        Read lines up to and including the first that contains C{wanted}.
+        """
+        lines = []
+        while not lines or wanted not in lines[-1]:
+            lines.append(self.readLine())
+        return lines
+
+    def readAll(self) -> list[str]:
+        """
+        Read every line until the server closes the connection.
+        """
+        lines = []
+        try:
+            while True:
+                lines.append(self.readLine())
+        except EOFError:
+            return lines
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def runClient(*argv: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat.client", *argv],
+        input=input,
+        capture_output=True,
+        timeout=TIMEOUT * 2,
+        cwd=ROOT,
+    )

@@ -1,0 +1,204 @@
+"""
+The real C{twistd chat} over real loopback sockets, with raw sockets and the real client.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from daemon import TWISTD, ROOT, LineSocket, runClient, startDaemon
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    running = startDaemon(tmp_path)
+    yield running
+    running.stop()
+    assert "Traceback" not in running.log()
+
+
+def connect(daemon, nick: str) -> LineSocket:
+    client = LineSocket(daemon.ports[0])
+    client.readUntil("has joined #lobby")
+    client.send(f"/nick {nick}")
+    client.readUntil(f"is now known as {nick}")
+    return client
+
+
+def test_broadcastReachesEveryoneIncludingTheSender(daemon) -> None:
+    alice, bob, carol = (connect(daemon, nick) for nick in ("alice", "bob", "carol"))
+    alice.send("hello, world")
+    for client in (alice, bob, carol):
+        assert client.readUntil("hello")[-1] == "<alice> hello, world"
+
+
+def test_welcomeLine(daemon) -> None:
+    client = LineSocket(daemon.ports[0])
+    assert client.readLine().startswith("*** Welcome to chat, guest")
+
+
+def test_nickChangeAndPrivateMessage(daemon) -> None:
+    alice, bob = connect(daemon, "alice"), connect(daemon, "bob")
+    alice.readUntil("is now known as bob")
+    bob.send("/nick robert")
+    assert alice.readUntil("robert")[-1] == "*** bob is now known as robert"
+    alice.send("/msg robert psst")
+    assert bob.readUntil("psst")[-1] == "*alice* psst"
+    assert alice.readUntil("psst")[-1] == "-> *robert* psst"
+
+
+def test_roomIsolation(daemon) -> None:
+    alice, bob = connect(daemon, "alice"), connect(daemon, "bob")
+    bob.send("/join dev")
+    bob.readUntil("bob has left #lobby")
+    alice.send("lobby only")
+    bob.send("dev only")
+    alice.send("/who")
+    assert alice.readUntil("In #lobby")[-2:] == ["<alice> lobby only", "*** In #lobby (1): alice"]
+    bob.send("/who")
+    assert bob.readUntil("In #dev")[-2:] == ["<bob> dev only", "*** In #dev (1): bob"]
+
+
+def test_historyReplay(daemon) -> None:
+    alice = connect(daemon, "alice")
+    alice.send("remember me")
+    alice.readUntil("remember me")
+    late = LineSocket(daemon.ports[0])
+    replay = late.readUntil("remember me")[-1]
+    assert replay.startswith("[history 20") and replay.endswith("] <alice> remember me")
+
+
+def test_pipedClientDeliversAndExits(daemon) -> None:
+    observer = connect(daemon, "observer")
+    result = runClient("127.0.0.1", str(daemon.ports[0]), "--nick", "piper", input=b"hello\n")
+    assert result.returncode == 0, result.stderr
+    assert "<piper> hello" in result.stdout.decode()
+    assert observer.readUntil("hello")[-1] == "<piper> hello"
+    assert observer.readUntil("piper has quit")[-1] == "*** piper has quit (Quit)"
+
+
+def test_clientMakesControlCharactersVisible(daemon) -> None:
+    sender = connect(daemon, "sender")
+    sender.send("/topic ok")
+    sender.send(b"\x1b]0;pwned\x07 and \x1b[2J\n")
+    result = runClient("127.0.0.1", str(daemon.ports[0]), input=b"")
+    assert result.returncode == 0, result.stderr
+    assert b"\x1b" not in result.stdout and b"\x07" not in result.stdout
+    assert "^[]0;pwned^G and ^[[2J" in result.stdout.decode()
+
+
+def test_clientConnectionRefused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = runClient("127.0.0.1", str(port))
+    assert result.returncode == 1
+    assert result.stderr.decode().count("\n") == 1
+    assert "cannot connect to 127.0.0.1" in result.stderr.decode()
+
+
+def test_clientSeesTheServerGo(tmp_path) -> None:
+    daemon = startDaemon(tmp_path)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "chat.client", "127.0.0.1", str(daemon.ports[0])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )
+    try:
+        assert client.stdout.readline().startswith(b"*** Welcome")
+        assert daemon.terminate() == 0
+        out, err = client.communicate(timeout=10)
+    finally:
+        client.kill()
+    assert client.returncode == 1
+    assert b"*** Server shutting down" in out
+    assert b"closed the connection" in err
+
+
+def test_sigtermSendsNoticeAndExitsZero(tmp_path) -> None:
+    daemon = startDaemon(tmp_path)
+    clients = [connect(daemon, f"user{n}") for n in range(3)]
+    assert daemon.terminate() == 0
+    for client in clients:
+        assert "*** Server shutting down" in client.readAll()
+    assert "Traceback" not in daemon.log()
+
+
+def test_severalPortsAtOnce(tmp_path) -> None:
+    sock = str(tmp_path / "chat.sock")
+    options = ["--port", "tcp:0:interface=127.0.0.1", "--port", f"unix:{sock}"]
+    if socket.has_ipv6:
+        options += ["--port", "tcp6:0:interface=\\:\\:1"]
+    daemon = startDaemon(tmp_path, *options, ports=len(options) // 2)
+    try:
+        viaUnix = LineSocket.unix(sock)
+        viaUnix.readUntil("has joined")
+        viaTcp = LineSocket(daemon.ports[0])
+        viaTcp.readUntil("has joined")
+        viaTcp.send("over tcp")
+        assert viaUnix.readUntil("over tcp")[-1].endswith("> over tcp")
+        if socket.has_ipv6:
+            viaTcp6 = LineSocket(daemon.ports[1], "::1", socket.AF_INET6)
+            viaTcp6.readUntil("has joined")
+            viaTcp6.send("over tcp6")
+            assert viaUnix.readUntil("over tcp6")[-1].endswith("> over tcp6")
+    finally:
+        daemon.stop()
+
+
+def test_tlsWithTheClient(tmp_path) -> None:
+    from certs import writeCertificate
+
+    key, cert = writeCertificate(tmp_path)
+    daemon = startDaemon(
+        tmp_path, "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+    )
+    try:
+        port = str(daemon.ports[0])
+        result = runClient("127.0.0.1", port, "--tls", "--cafile", str(cert), input=b"secure\n")
+        assert result.returncode == 0, result.stderr
+        assert "> secure" in result.stdout.decode()
+        untrusted = runClient("127.0.0.1", port, "--tls", input=b"secure\n")
+        assert untrusted.returncode == 1
+        assert "TLS with 127.0.0.1" in untrusted.stderr.decode()
+    finally:
+        daemon.stop()
+
+
+def test_motdAndName(tmp_path) -> None:
+    motd = tmp_path / "motd.txt"
+    motd.write_text("Welcome aboard\n", encoding="utf-8")
+    daemon = startDaemon(tmp_path, "--motd", str(motd), "--name", "Testnet")
+    try:
+        client = LineSocket(daemon.ports[0])
+        assert client.readLine().startswith("*** Welcome to Testnet, guest")
+        assert client.readLine() == "*** MOTD: Welcome aboard"
+    finally:
+        daemon.stop()
+
+
+def test_twistdListsThePlugin() -> None:
+    result = subprocess.run([TWISTD, "--help"], capture_output=True, timeout=30)
+    assert b"chat " in result.stdout and b"A line-based chat server" in result.stdout
+    help = subprocess.run([TWISTD, "chat", "--help"], capture_output=True, timeout=30)
+    for option in [b"--port", b"--motd", b"--history", b"--name", b"--default-room"]:
+        assert option in help.stdout
+
+
+def test_tacServesOnTheDefaultPort(tmp_path) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 30000)) == 0:
+            pytest.skip("something already listens on 127.0.0.1:30000")
+    from daemon import Daemon
+
+    daemon = Daemon([TWISTD, "-n", "--pidfile=", "-y", str(ROOT / "chat.tac")], tmp_path)
+    try:
+        assert daemon.ports == [30000]
+        client = LineSocket(30000)
+        assert client.readLine().startswith("*** Welcome to chat, guest")
+        assert daemon.terminate() == 0
+    finally:
+        daemon.stop()

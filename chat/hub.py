@@ -52,7 +52,8 @@ class Room:
         self.history: deque[events.Said] = deque(maxlen=historySize)
 
     def broadcast(self, event: events.Event) -> None:
-        for member in self.members:
+        # A copy: a front end may drop a member while it is being told something.
+        for member in tuple(self.members):
             member.deliver(event)
 
 

@@ -1,24 +1,34 @@
 """
 The line protocol: UTF-8 lines in, over any stream transport; lines out, ending in CRLF.
 
-L{ChatProtocol} only turns bytes into calls and events into bytes.  L{ChatFactory} holds the
-set of connected clients and wires each one to the L{Hub}, which does the rest.
+L{ChatProtocol} turns bytes into calls and events into bytes, and enforces the limits that
+keep one connection from hurting the others (L{chat.limits}).  L{ChatFactory} holds the set
+of connected clients and wires each one to the L{Hub}, which does the rest.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from chat import events
 from chat.commands import execute
 from chat.hub import Hub
+from chat.limits import Limits, TokenBucket
 from chat.wire import encode
+
+_HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
+_TLS_HANDSHAKE = b"\x16\x03"
 
 
 def describePeer(address: IAddress) -> str:
@@ -31,9 +41,36 @@ def describePeer(address: IAddress) -> str:
     return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
 
 
-class ChatProtocol(LineReceiver):
+@implementer(IPushProducer)
+class SendQueue:
+    """
+    Registered as the producer of a connection's transport, which pauses it when its write
+    buffer fills: from then until the buffer drains, C{queued} counts what else is written.
+    """
+
+    __slots__ = ("blocked", "queued")
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.queued = 0
+
+    def pauseProducing(self) -> None:
+        self.blocked = True
+
+    def resumeProducing(self) -> None:
+        self.blocked = False
+        self.queued = 0
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class ChatProtocol(LineReceiver, TimeoutMixin):
     """
     One connected user.  Lines end in C{\\n} or C{\\r\\n}, so that a bare C{nc} works.
+
+    The input side splits each chunk once, holds lines back (and stops reading the socket)
+    while the connection is over its flood limit, and discards overlong lines whole.
     """
 
     delimiter = b"\n"
@@ -41,33 +78,188 @@ class ChatProtocol(LineReceiver):
     nick = ""
     room = ""
     peer = ""
+    closeReason = ""
+
+    _pending = b""
+    _discarding = 0
+    _sawLine = False
+    _bucket: TokenBucket | None = None
+    _floodWait: IDelayedCall | None = None
+    _sendQueue: SendQueue | None = None
+    _aborted = False
+
+    # Connection
 
     def connectionMade(self) -> None:
         self.peer = describePeer(self.transport.getPeer())
+        self.limits = self.factory.limits
+        refusal = self.factory.refusal(self)
+        if refusal is not None:
+            self.factory.log.info("{peer} refused: {why}", peer=self.peer, why=refusal)
+            self.transport.write(encode(events.Error(refusal)))
+            self.transport.loseConnection()
+            return
+        for option in ("setTcpNoDelay", "setTcpKeepAlive"):
+            setter = getattr(self.transport, option, None)
+            if setter is not None:
+                setter(True)
+        self._sendQueue = SendQueue()
+        self.transport.registerProducer(self._sendQueue, True)
+        if self.limits.floodRate:
+            self._bucket = TokenBucket(
+                self.limits.floodBurst, self.limits.floodRate, self.factory.clock.seconds()
+            )
+        if self.limits.idleTimeout:
+            self.setTimeout(self.limits.idleTimeout)
         self.factory.clientConnected(self)
 
-    def lineReceived(self, line: bytes) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.setTimeout(None)
+        if self._floodWait is not None and self._floodWait.active():
+            self._floodWait.cancel()
+        self.factory.clientDisconnected(self, reason)
+
+    def callLater(self, period: float, func) -> IDelayedCall:
+        # TimeoutMixin's clock: the factory's, so that tests can drive it.
+        return self.factory.clock.callLater(period, func)
+
+    def timeoutConnection(self) -> None:
+        self.drop(f"Idle timeout: no line for {self.limits.idleTimeout:g} seconds")
+
+    def close(self) -> None:
+        """
+        Close once what was delivered so far has been sent.
+        """
+        if self._sendQueue is not None:
+            self.transport.unregisterProducer()
+            self._sendQueue = None
+        self.transport.loseConnection()
+
+    def drop(self, reason: str) -> None:
+        """
+        Tell the client why, and close the connection.
+        """
+        self.closeReason = reason
+        self.factory.log.info("{peer} ({nick}) dropped: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.deliver(events.Error(reason))
+        self.close()
+
+    def abort(self, reason: str) -> None:
+        """
+        Close at once, throwing away whatever is queued for the client.
+        """
+        if self._aborted:
+            return
+        self._aborted = True
+        self.closeReason = reason
+        self.factory.log.warn("{peer} ({nick}) aborted: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.transport.abortConnection()
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                self._discarding += len(data)
+                if self._discarding > self.limits.maxRecvQ:
+                    self.drop(f"Line too long: no end of line in {self.limits.maxRecvQ} bytes")
+                return
+            data = data[end + 1 :]
+            self._discarding = 0
+        elif not self._sawLine and not self._pending and data.startswith(_TLS_HANDSHAKE):
+            self.drop("This port speaks plain text, not TLS")
+            return
+        self._pending += data
+        if self._floodWait is None:
+            self._processPending()
+
+    def _processPending(self) -> None:
+        lines = self._pending.split(b"\n")
+        partial = lines.pop()
+        if lines:
+            self.resetTimeout()
+        for index, line in enumerate(lines):
+            if self.transport.disconnecting or self.closeReason:
+                self._pending = b""
+                return
+            if self._bucket is not None:
+                wait = self._bucket.take(self.factory.clock.seconds())
+                if wait:
+                    self._pending = b"\n".join(lines[index:]) + b"\n" + partial
+                    self._holdInput(wait)
+                    return
+            self._lineDelimited(line)
+        self._pending = partial
+        if len(partial) > self.limits.maxLine:
+            self._pending = b""
+            self._discarding = len(partial)
+            self.lineLengthExceeded(partial)
+
+    def _holdInput(self, seconds: float) -> None:
+        """
+        Over the flood limit: read nothing more until a line may be handled again.
+        """
+        self.transport.pauseProducing()
+        self._floodWait = self.factory.clock.callLater(seconds, self._releaseInput)
+
+    def _releaseInput(self) -> None:
+        self._floodWait = None
+        self._processPending()
+        if self._floodWait is None and not self.transport.disconnecting:
+            self.transport.resumeProducing()
+
+    def _lineDelimited(self, line: bytes) -> None:
         if line.endswith(b"\r"):
             line = line[:-1]
+        if len(line) > self.limits.maxLine:
+            self.lineLengthExceeded(line)
+        else:
+            self.lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.deliver(
+            events.Error(f"Line too long (over {self.limits.maxLine} bytes); it was discarded")
+        )
+
+    def lineReceived(self, line: bytes) -> None:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             self.deliver(events.Error("That line was not valid UTF-8 and was discarded"))
             return
-        execute(self.factory.hub, self, text)
+        if not self._sawLine:
+            self._sawLine = True
+            if _HTTP_REQUEST.match(line):
+                self.drop("This is a chat server, not a web server")
+                return
+        try:
+            execute(self.factory.hub, self, text)
+        except Exception:
+            self.factory.log.failure("Handling a line from {peer} ({nick})", peer=self.peer, nick=self.nick)
+            self.deliver(events.Error("Internal error: that line was dropped"))
+
+    # Output
 
     def deliver(self, event: events.Event) -> None:
-        if isinstance(event, events.NickChanged) and event.new == self.nick:
-            self.factory.log.info(
-                "{peer} changed nick from {old} to {new}", peer=self.peer, old=event.old, new=event.new
-            )
-        self.transport.write(encode(event))
-
-    def close(self) -> None:
-        self.transport.loseConnection()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.factory.clientDisconnected(self, reason)
+        if self._aborted:
+            return
+        try:
+            data = encode(event)
+            queue = self._sendQueue
+            if queue is not None and queue.blocked:
+                queue.queued += len(data)
+                if queue.queued > self.limits.maxSendQ:
+                    self.abort("SendQ exceeded")
+                    return
+            if isinstance(event, events.NickChanged) and event.new == self.nick:
+                self.factory.log.info(
+                    "{peer} changed nick from {old} to {new}", peer=self.peer, old=event.old, new=event.new
+                )
+            self.transport.write(data)
+        except Exception:
+            self.factory.log.failure("Delivering {event!r} to {peer}", event=event, peer=self.peer)
+            self.abort("Internal error")
 
 
 class ChatFactory(ServerFactory):
@@ -76,6 +268,7 @@ class ChatFactory(ServerFactory):
 
     @ivar name: the server's name, shown in the welcome line.
     @ivar motd: lines of the message of the day, sent after the welcome.
+    @ivar clock: the reactor's clock, for timeouts and the flood limit.
     """
 
     protocol = ChatProtocol
@@ -83,17 +276,38 @@ class ChatFactory(ServerFactory):
     noisy = False
 
     def __init__(
-        self, hub: Hub, clock: IReactorTime, name: str = "chat", motd: tuple[str, ...] = ()
+        self,
+        hub: Hub,
+        clock: IReactorTime,
+        name: str = "chat",
+        motd: tuple[str, ...] = (),
+        limits: Limits = Limits(),
     ) -> None:
         self.hub = hub
+        self.clock = clock
         self.name = name
         self.motd = motd
+        self.limits = limits
         self.clients: set[ChatProtocol] = set()
-        self._clock = clock
+        self._perHost: Counter[str] = Counter()
         self._whenEmpty: list[defer.Deferred[None]] = []
+
+    def refusal(self, client: ChatProtocol) -> str | None:
+        """
+        Why C{client} may not connect now, or L{None} if it may.
+        """
+        if len(self.clients) >= self.limits.maxClients:
+            return "The server is full; try again later"
+        host = self._countedHost(client)
+        if host is not None and self._perHost[host] >= self.limits.maxPerIP:
+            return f"Too many connections from {host}"
+        return None
 
     def clientConnected(self, client: ChatProtocol) -> None:
         self.clients.add(client)
+        host = self._countedHost(client)
+        if host is not None:
+            self._perHost[host] += 1
         nick = self.hub.connect(client)
         self.log.info("{peer} connected as {nick}", peer=client.peer, nick=nick)
         client.deliver(
@@ -104,8 +318,17 @@ class ChatFactory(ServerFactory):
         client.room = self.hub.join(client, self.hub.defaultRoom).name
 
     def clientDisconnected(self, client: ChatProtocol, reason: Failure) -> None:
-        self.clients.discard(client)
-        why = "Connection closed" if reason.check(ConnectionDone) else reason.getErrorMessage()
+        if client not in self.clients:
+            return
+        self.clients.remove(client)
+        host = self._countedHost(client)
+        if host is not None:
+            self._perHost[host] -= 1
+            if not self._perHost[host]:
+                del self._perHost[host]
+        why = client.closeReason or (
+            "Connection closed" if reason.check(ConnectionDone) else reason.getErrorMessage()
+        )
         self.hub.disconnect(client, why)
         self.log.info(
             "{peer} ({nick}) disconnected: {why}", peer=client.peer, nick=client.nick, why=why
@@ -115,20 +338,26 @@ class ChatFactory(ServerFactory):
             for d in waiting:
                 d.callback(None)
 
+    def _countedHost(self, client: ChatProtocol) -> str | None:
+        host = getattr(client.transport.getPeer(), "host", None)
+        return host if self.limits.countsPerIP(host) else None
+
     def shutdown(self, grace: float) -> defer.Deferred[None]:
         """
         Tell every client the server is going away and close its connection.  The result
-        fires once all are gone; any still open after C{grace} seconds are aborted.
+        fires once all are gone; any still open after C{grace} seconds (a client that does
+        not read) are aborted.
         """
         if not self.clients:
             return defer.succeed(None)
         self.log.info("Shutting down; closing {count} connections", count=len(self.clients))
         for client in list(self.clients):
+            client.closeReason = "Server shutting down"
             client.deliver(events.Notice("Server shutting down"))
             client.close()
         done: defer.Deferred[None] = defer.Deferred()
         self._whenEmpty.append(done)
-        straggle = self._clock.callLater(grace, self._abortAll)
+        straggle = self.clock.callLater(grace, self._abortAll)
 
         def stopWaiting(result: None) -> None:
             if straggle.active():

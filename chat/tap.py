@@ -4,6 +4,8 @@ The C{twistd chat} command line and the service it runs; C{chat.tac} runs the sa
 
 from __future__ import annotations
 
+import ipaddress
+import resource
 import signal
 
 from twisted.application import internet, service
@@ -14,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from chat.hub import Hub
+from chat.limits import Limits
 from chat.names import InvalidName, checkRoom
 from chat.protocol import ChatFactory
 
@@ -34,6 +37,20 @@ def _positive(value: str) -> float:
     return number
 
 
+def _positiveInt(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"{value} is not positive")
+    return number
+
+
+def _nonNegativeFloat(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"{value} is negative")
+    return number
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -48,6 +65,27 @@ class Options(usage.Options):
         ["default-room", None, "#lobby", "Room every client is put in on connecting."],
         ["shutdown-grace", None, 5.0,
          "Seconds clients get to receive the shutdown notice before they are cut off.", _positive],
+        ["max-line", None, 2048, "Longest line accepted, in bytes; longer ones are refused.",
+         _positiveInt],
+        ["max-recvq", None, 65536,
+         "Bytes of an unfinished line after which the connection is closed.", _positiveInt],
+        ["max-sendq", None, 1048576,
+         "Bytes queued for a client that does not read before it is cut off.", _positiveInt],
+        ["flood-burst", None, 10, "Lines a client may send at once before flood control.",
+         _positiveInt],
+        ["flood-rate", None, 5.0,
+         "Lines per second a client may send after its burst; 0 turns flood control off.",
+         _nonNegativeFloat],
+        ["idle-timeout", None, 3600.0,
+         "Seconds without a complete line before a connection is closed; 0: never.",
+         _nonNegativeFloat],
+        ["max-clients", None, 10000, "Connections accepted at once.", _positiveInt],
+        ["max-per-ip", None, 16, "Connections from one address at once; 0: no limit.",
+         _nonNegative],
+        ["per-ip-exempt", None, "127.0.0.0/8,::1",
+         "Comma-separated networks that --max-per-ip does not apply to; '' for none."],
+        ["backlog", None, 1024,
+         "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
     ]
 
     compData = usage.Completions(
@@ -74,6 +112,25 @@ class Options(usage.Options):
         except InvalidName as e:
             raise usage.UsageError(f"--default-room: {e}") from None
         self["motdLines"] = self._readMotd(self["motd"]) if self["motd"] else ()
+        try:
+            exempt = tuple(
+                ipaddress.ip_network(network.strip())
+                for network in self["per-ip-exempt"].split(",")
+                if network.strip()
+            )
+        except ValueError as e:
+            raise usage.UsageError(f"--per-ip-exempt: {e}") from None
+        self["limits"] = Limits(
+            maxLine=self["max-line"],
+            maxRecvQ=self["max-recvq"],
+            maxSendQ=self["max-sendq"],
+            floodBurst=self["flood-burst"],
+            floodRate=self["flood-rate"],
+            idleTimeout=self["idle-timeout"],
+            maxClients=self["max-clients"],
+            maxPerIP=self["max-per-ip"],
+            perIPExempt=exempt,
+        )
 
     @staticmethod
     def _readMotd(path: str) -> tuple[str, ...]:
@@ -82,6 +139,31 @@ class Options(usage.Options):
                 return tuple(line.rstrip("\r\n") for line in f)
         except (OSError, UnicodeDecodeError) as e:
             raise usage.UsageError(f"Cannot read the MOTD file {path}: {e}") from None
+
+
+def withBacklog(description: str, backlog: int) -> str:
+    """
+    C{description} with C{backlog=} added, unless it names one already, so that a connect
+    storm does not overflow the kernel's default listen queue.
+    """
+    kind = description.split(":", 1)[0].lower()
+    if kind not in ("tcp", "tcp6", "ssl", "unix") or ":backlog=" in description:
+        return description
+    return f"{description}:backlog={backlog}"
+
+
+def raiseOpenFilesLimit() -> tuple[int, int]:
+    """
+    Raise the soft limit on open files to the hard limit, so that the daemon can hold as many
+    connections as the system lets it; return the (old, new) soft limits.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft, soft
+    return soft, hard
 
 
 class ChatService(service.MultiService):
@@ -97,6 +179,11 @@ class ChatService(service.MultiService):
         self.factory = factory
         self.shutdownGrace = shutdownGrace
         self._reactor = reactor
+
+    def privilegedStartService(self) -> None:
+        old, new = raiseOpenFilesLimit()
+        self.log.info("Open files limit: {old} raised to {new}", old=old, new=new)
+        super().privilegedStartService()
 
     def startService(self) -> None:
         super().startService()
@@ -128,11 +215,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     if reactor is None:
         from twisted.internet import reactor
     hub = Hub(reactor, historySize=options["history"], defaultRoom=options["default-room"])
-    factory = ChatFactory(hub, reactor, name=options["name"], motd=options["motdLines"])
+    factory = ChatFactory(
+        hub, reactor, name=options["name"], motd=options["motdLines"], limits=options["limits"]
+    )
     chat = ChatService(reactor, factory, options["shutdown-grace"])
     for description in options["ports"]:
         listener = internet.StreamServerEndpointService(
-            serverFromString(reactor, description), factory
+            serverFromString(reactor, withBacklog(description, options["backlog"])), factory
         )
         # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
         listener._raiseSynchronously = True

@@ -1,0 +1,80 @@
+"""
+The per-connection and per-server limits that keep one client from hurting the others.
+C{docs/security.md} says what a client sees when it reaches each one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Limits:
+    """
+    @ivar maxLine: the longest line accepted, in bytes of UTF-8 without its line ending.
+    @ivar maxRecvQ: the most unprocessed input held for one connection: a connection whose
+        unfinished line grows past this is closed.
+    @ivar maxSendQ: the most output queued for one connection that does not read; past it the
+        connection is aborted (InspIRCd's C{SendQ exceeded}).
+    @ivar floodBurst: lines a connection may send at once before the flood limit applies.
+    @ivar floodRate: lines per second after the burst; 0 turns flood control off.
+    @ivar idleTimeout: seconds without a complete line before a connection is closed; 0: never.
+    @ivar maxClients: connections the server accepts at once.
+    @ivar maxPerIP: connections from one address at once; 0: no limit.
+    @ivar perIPExempt: networks the per-address limit does not apply to.
+    """
+
+    maxLine: int = 2048
+    maxRecvQ: int = 64 * 1024
+    maxSendQ: int = 1024 * 1024
+    floodBurst: int = 10
+    floodRate: float = 5.0
+    idleTimeout: float = 3600.0
+    maxClients: int = 10000
+    maxPerIP: int = 16
+    perIPExempt: tuple[Network, ...] = field(
+        default=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    )
+
+    def countsPerIP(self, host: str | None) -> bool:
+        """
+        Whether connections from C{host} count against L{maxPerIP}.
+        """
+        if not self.maxPerIP or host is None:
+            return False
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return True
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return not any(address in network for network in self.perIPExempt)
+
+
+class TokenBucket:
+    """
+    C{burst} tokens, refilled at C{rate} a second: each line takes one.
+    """
+
+    __slots__ = ("burst", "rate", "_tokens", "_updated")
+
+    def __init__(self, burst: int, rate: float, now: float) -> None:
+        self.burst = burst
+        self.rate = rate
+        self._tokens = float(burst)
+        self._updated = now
+
+    def take(self, now: float) -> float:
+        """
+        Take a token if there is one and return 0; otherwise return the seconds until there
+        will be one.
+        """
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate

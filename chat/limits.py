@@ -54,6 +54,9 @@ class Limits:
         return not any(address in network for network in self.perIPExempt)
 
 
+_ROUNDING = 1e-9
+
+
 class TokenBucket:
     """
     C{burst} tokens, refilled at C{rate} a second: each line takes one.
@@ -74,7 +77,10 @@ class TokenBucket:
         """
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        # Refilling in float arithmetic can leave the bucket a rounding error short of a whole
+        # token just when the wait it asked for is over; count that as a token, or the wait
+        # to come would be too short for the clock to see and never end.
+        if self._tokens >= 1 - _ROUNDING:
+            self._tokens = max(0.0, self._tokens - 1)
             return 0.0
         return (1 - self._tokens) / self.rate

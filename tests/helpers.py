@@ -10,6 +10,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 from chat.hub import Hub
+from chat.limits import Limits
 from chat.protocol import ChatFactory, ChatProtocol
 
 
@@ -40,18 +41,20 @@ class FakeClient:
 
 
 class FakeServer:
-    def __init__(self, history: int = 20, motd: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, history: int = 20, motd: tuple[str, ...] = (), limits: Limits = Limits()
+    ) -> None:
         self.clock = MemoryReactorClock()
         self.hub = Hub(self.clock, historySize=history)
-        self.factory = ChatFactory(self.hub, self.clock, name="testchat", motd=motd)
+        self.factory = ChatFactory(self.hub, self.clock, name="testchat", motd=motd, limits=limits)
         self._ports = 40000
 
-    def connect(self, nick: str | None = None) -> FakeClient:
+    def connect(self, nick: str | None = None, host: str = "127.0.0.1") -> FakeClient:
         """
         Connect a client; with C{nick}, take that nick and forget what it was told so far.
         """
         self._ports += 1
-        peer = IPv4Address("TCP", "127.0.0.1", self._ports)
+        peer = IPv4Address("TCP", host, self._ports)
         protocol = self.factory.buildProtocol(peer)
         transport = StringTransport(peerAddress=peer)
         protocol.makeConnection(transport)

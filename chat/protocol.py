@@ -161,9 +161,7 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         if self._discarding:
             end = data.find(b"\n")
             if end < 0:
-                self._discarding += len(data)
-                if self._discarding > self.limits.maxRecvQ:
-                    self.drop(f"Line too long: no end of line in {self.limits.maxRecvQ} bytes")
+                self._discard(len(data))
                 return
             data = data[end + 1 :]
             self._discarding = 0
@@ -193,8 +191,17 @@ class ChatProtocol(LineReceiver, TimeoutMixin):
         self._pending = partial
         if len(partial) > self.limits.maxLine:
             self._pending = b""
-            self._discarding = len(partial)
             self.lineLengthExceeded(partial)
+            self._discard(len(partial))
+
+    def _discard(self, count: int) -> None:
+        """
+        Throw away C{count} more bytes of an overlong line; past the receive limit, give up on
+        the connection.
+        """
+        self._discarding += count
+        if self._discarding > self.limits.maxRecvQ:
+            self.drop(f"Line too long: no end of line in {self.limits.maxRecvQ} bytes")
 
     def _holdInput(self, seconds: float) -> None:
         """

@@ -97,8 +97,20 @@ class LineSocket:
     A raw TCP client, as C{nc} would be, reading whole lines.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1", family: int = socket.AF_INET) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        family: int = socket.AF_INET,
+        receiveBuffer: int | None = None,
+    ) -> None:
+        """
+        @param receiveBuffer: a small C{SO_RCVBUF}, for a client that stops reading to fill
+            up the server's buffers quickly.
+        """
         self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if receiveBuffer is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiveBuffer)
         self.sock.settimeout(TIMEOUT)
         self.sock.connect((host, port) if family != socket.AF_UNIX else host)
         self._buffer = b""
@@ -128,6 +140,25 @@ class LineSocket:
         while not lines or wanted not in lines[-1]:
             lines.append(self.readLine())
         return lines
+
+    def readBulk(self, wanted: str) -> list[str]:
+        """
+        L{readUntil} for megabytes: split into lines once, at the end, so that the reader
+        keeps up with the server.
+        """
+        marker = wanted.encode("utf-8")
+        chunks = [self._buffer]
+        tail = self._buffer
+        while marker not in tail:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError(f"connection closed before {wanted!r}")
+            chunks.append(chunk)
+            tail = tail[-len(marker) :] + chunk
+        data = b"".join(chunks)
+        end = data.index(b"\r\n", data.index(marker)) + 2
+        self._buffer = data[end:]
+        return data[:end].decode("utf-8").split("\r\n")[:-1]
 
     def readAll(self) -> list[str]:
         """

@@ -10,7 +10,7 @@ at once, even though the line protocol keeps its users in one.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -23,12 +23,51 @@ from chat.text import visible
 class Member(Protocol):
     """
     Anything the hub can seat in a room: it has a nick (which the hub assigns) and can be told
-    about events.  L{deliver} must not raise.
+    about events.  L{deliver} must not raise.  A member may also have a C{fanout}, the
+    L{Fanout} of its front end, through which it hears whatever it hears along with others.
     """
 
     nick: str
 
     def deliver(self, event: events.Event) -> None: ...
+
+
+class Fanout(Protocol):
+    """
+    How one front end tells many of its members the same thing at once, so that it can
+    render the event once for all of them.
+    """
+
+    def toRoom(self, room: Room, members: Collection[Member], event: events.Event) -> None:
+        """
+        Tell C{event} to C{members}, all of this front end's members of C{room}.
+        """
+
+    def toEach(self, members: Iterable[Member], event: events.Event) -> None:
+        """
+        Tell C{event} to each of C{members}.
+        """
+
+
+class OneByOne:
+    """
+    The L{Fanout} of members that have none of their own: L{Member.deliver} on each in turn.
+    """
+
+    def toRoom(self, room: Room, members: Collection[Member], event: events.Event) -> None:
+        # A copy: a member may leave the room while it is being told something.
+        self.toEach(tuple(members), event)
+
+    def toEach(self, members: Iterable[Member], event: events.Event) -> None:
+        for member in members:
+            member.deliver(event)
+
+
+ONE_BY_ONE = OneByOne()
+
+
+def fanoutOf(member: Member) -> Fanout:
+    return getattr(member, "fanout", ONE_BY_ONE)
 
 
 class ChatError(Exception):
@@ -40,21 +79,40 @@ class ChatError(Exception):
 class Room:
     """
     A named set of members with a topic and a bounded history of what was said in it.
+
+    @ivar generation: changes whenever a member joins or leaves, so that a L{Fanout} can tell
+        that a group of members it prepared for is out of date.
     """
 
-    __slots__ = ("name", "topic", "members", "history")
+    __slots__ = ("name", "topic", "members", "history", "generation", "_audiences")
 
     def __init__(self, name: str, historySize: int) -> None:
         self.name = name
         self.topic = ""
-        # A dict rather than a set: members hear events in the order they joined.
+        # A dict rather than a set: members are listed in the order they joined.
         self.members: dict[Member, None] = {}
         self.history: deque[events.Said] = deque(maxlen=historySize)
+        self.generation = 0
+        # The members again, by front end, so that each front end hears a broadcast once.
+        self._audiences: dict[Fanout, dict[Member, None]] = {}
+
+    def add(self, member: Member) -> None:
+        self.members[member] = None
+        self._audiences.setdefault(fanoutOf(member), {})[member] = None
+        self.generation += 1
+
+    def remove(self, member: Member) -> None:
+        del self.members[member]
+        fanout = fanoutOf(member)
+        audience = self._audiences[fanout]
+        del audience[member]
+        if not audience:
+            del self._audiences[fanout]
+        self.generation += 1
 
     def broadcast(self, event: events.Event) -> None:
-        # A copy: a front end may drop a member while it is being told something.
-        for member in tuple(self.members):
-            member.deliver(event)
+        for fanout, audience in tuple(self._audiences.items()):
+            fanout.toRoom(self, audience, event)
 
 
 class Hub:
@@ -63,13 +121,22 @@ class Hub:
 
     @ivar defaultRoom: the room a front end puts its users in when they connect.  It exists
         from the start and is never removed; other rooms vanish with their last member.
+    @ivar bigRoom: from this many members on, a room no longer tells everyone of each join,
+        leave, quit and nick change, only the member concerned (as Twitch does from 1000): in
+        a room that size they are noise, and telling N members of N joins costs N squared.
+        0: every room announces them.
     """
 
     def __init__(
-        self, clock: IReactorTime, historySize: int = 20, defaultRoom: str = "#lobby"
+        self,
+        clock: IReactorTime,
+        historySize: int = 20,
+        defaultRoom: str = "#lobby",
+        bigRoom: int = 1000,
     ) -> None:
         self._clock = clock
         self._historySize = historySize
+        self.bigRoom = bigRoom
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._memberships: dict[Member, list[Room]] = {}
@@ -99,7 +166,7 @@ class Hub:
             return
         del self._members[foldNick(member.nick)]
         for room in rooms:
-            del room.members[member]
+            room.remove(member)
         self._tell(self._peers(rooms), events.Quit(member.nick, visible(reason)))
         for room in rooms:
             self._removeIfEmpty(room)
@@ -142,9 +209,9 @@ class Hub:
         room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
         if member in room.members:
             raise ChatError(f"You are already in {room.name}")
-        room.members[member] = None
+        room.add(member)
         self._memberships[member].append(room)
-        room.broadcast(events.Joined(room.name, member.nick))
+        self._announce(room, member, events.Joined(room.name, member.nick))
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
@@ -156,8 +223,8 @@ class Hub:
         Take C{member} out of room C{name}; its members, the leaver included, hear of it.
         """
         room = self._roomOf(member, name)
-        room.broadcast(events.Left(room.name, member.nick))
-        del room.members[member]
+        self._announce(room, member, events.Left(room.name, member.nick))
+        room.remove(member)
         self._memberships[member].remove(room)
         self._removeIfEmpty(room)
 
@@ -235,20 +302,39 @@ class Hub:
             raise ChatError(f"You are not in {room.name}")
         return room
 
-    @staticmethod
-    def _peers(rooms: Iterable[Room]) -> dict[Member, None]:
+    def _isBig(self, room: Room) -> bool:
+        return 0 < self.bigRoom <= len(room.members)
+
+    def _announce(self, room: Room, member: Member, event: events.Event) -> None:
         """
-        Everyone in any of C{rooms}, once each.
+        Tell C{room} that C{member} joined or left it; in a big room, tell only C{member}.
+        """
+        if self._isBig(room):
+            member.deliver(event)
+        else:
+            room.broadcast(event)
+
+    def _peers(self, rooms: Iterable[Room]) -> dict[Member, None]:
+        """
+        Everyone who hears of a quit or nick change in any of C{rooms}, once each: the members
+        of those that are not big rooms.
         """
         peers: dict[Member, None] = {}
         for room in rooms:
-            peers.update(room.members)
+            if not self._isBig(room):
+                peers.update(room.members)
         return peers
 
     @staticmethod
     def _tell(members: Iterable[Member], event: events.Event) -> None:
+        """
+        Tell C{event} to each of C{members}, through their front ends' fanouts.
+        """
+        audiences: dict[Fanout, list[Member]] = {}
         for member in members:
-            member.deliver(event)
+            audiences.setdefault(fanoutOf(member), []).append(member)
+        for fanout, audience in audiences.items():
+            fanout.toEach(audience, event)
 
     @staticmethod
     def _check(check: Callable[[str], str], value: str) -> str:

@@ -39,6 +39,14 @@ class Limits:
         default=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
     )
 
+    @property
+    def idleCheckInterval(self) -> float:
+        """
+        How often idle connections are looked for: a connection is closed between
+        L{idleTimeout} and L{idleTimeout} plus this many seconds after its last line.
+        """
+        return min(self.idleTimeout / 10, 60.0)
+
     def countsPerIP(self, host: str | None) -> bool:
         """
         Whether connections from C{host} count against L{maxPerIP}.

@@ -63,6 +63,9 @@ class Options(usage.Options):
         ["history", None, 20, "Lines of a room's history replayed on joining it; 0 turns it off.",
          _nonNegative],
         ["default-room", None, "#lobby", "Room every client is put in on connecting."],
+        ["big-room", None, 1000,
+         "Members from which a room stops announcing joins, leaves, quits and nick changes to "
+         "everyone; 0: never.", _nonNegative],
         ["shutdown-grace", None, 5.0,
          "Seconds clients get to receive the shutdown notice before they are cut off.", _positive],
         ["max-line", None, 2048, "Longest line accepted, in bytes; longer ones are refused.",
@@ -84,7 +87,7 @@ class Options(usage.Options):
          _nonNegative],
         ["per-ip-exempt", None, "127.0.0.0/8,::1",
          "Comma-separated networks that --max-per-ip does not apply to; '' for none."],
-        ["backlog", None, 1024,
+        ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
     ]
 
@@ -214,7 +217,12 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     """
     if reactor is None:
         from twisted.internet import reactor
-    hub = Hub(reactor, historySize=options["history"], defaultRoom=options["default-room"])
+    hub = Hub(
+        reactor,
+        historySize=options["history"],
+        defaultRoom=options["default-room"],
+        bigRoom=options["big-room"],
+    )
     factory = ChatFactory(
         hub, reactor, name=options["name"], motd=options["motdLines"], limits=options["limits"]
     )

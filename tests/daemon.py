@@ -5,6 +5,7 @@ real client talking to it over loopback.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -26,8 +27,16 @@ class Daemon:
     """
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
+        # The checkout's chat package before the installed copy, so that the tests exercise
+        # the working tree; the installed plugin file finds it there.
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         self.output: list[str] = []
         self._changed = threading.Condition()

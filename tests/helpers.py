@@ -31,6 +31,7 @@ class FakeClient:
         """
         The lines received since the last call, without their CRLF.
         """
+        self.protocol.factory.clock.advance(0)  # the end of the reactor turn: output is written
         data = self.transport.value()
         self.transport.clear()
         assert data == b"" or data.endswith(b"\r\n"), data

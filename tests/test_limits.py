@@ -129,6 +129,7 @@ def test_clientThatStopsReadingIsCutOffAtTheSendQueueCap() -> None:
     carol.transport.producer.pauseProducing()  # carol's transport buffer is full
     for n in range(200):
         alice.send(f"message {n:03d} " + "." * 50)
+        server.clock.advance(0)  # one reactor turn a line
     assert carol.transport.disconnected  # aborted
     assert len(bob.received()) == 200
     carol.disconnect(ConnectionLost())
@@ -156,17 +157,26 @@ def test_idleConnectionIsClosed() -> None:
     alice.send("still here")
     server.clock.advance(59)
     assert not alice.transport.disconnecting
-    server.clock.advance(1)
+    server.clock.advance(60 / 10)  # idle checks come every tenth of the timeout
     assert isClosedWith(alice, "Idle timeout: no line for 60 seconds")
 
 
 def test_tricklingBytesDoesNotKeepAConnectionAlive() -> None:
     server = FakeServer(limits=Limits(idleTimeout=60))
     (alice,) = server.connectMany("alice")
-    for _ in range(6):
+    for _ in range(7):
         alice.protocol.dataReceived(b"a")
         server.clock.advance(10)
     assert isClosedWith(alice, "Idle timeout: no line for 60 seconds")
+
+
+def test_idleChecksStopWithTheLastClient() -> None:
+    server = FakeServer(limits=Limits(idleTimeout=60))
+    (alice,) = server.connectMany("alice")
+    assert len(server.clock.getDelayedCalls()) == 1
+    alice.disconnect()
+    server.clock.advance(0)
+    assert server.clock.getDelayedCalls() == []
 
 
 def test_noIdleTimeout() -> None:
@@ -261,18 +271,18 @@ def test_bugInAHandlerHurtsOnlyThatLine(monkeypatch) -> None:
 def test_connectionThatVanishesMidBroadcast() -> None:
     server = FakeServer()
     alice, bob, carol = server.connectMany("alice", "bob", "carol")
-    original = bob.protocol.deliver
+    original = bob.protocol.writePending
 
-    def vanish(event):
-        bob.protocol.deliver = original
+    def vanish():
+        bob.protocol.writePending = original
         bob.disconnect(ConnectionLost("reset by peer"))
 
-    bob.protocol.deliver = vanish
+    bob.protocol.writePending = vanish
     alice.send("hello")
     assert carol.received() == [
+        "<alice> hello",
         "*** bob has quit (Connection to the other side was lost in a non-clean fashion: "
         "reset by peer.)",
-        "<alice> hello",
     ]
     assert server.factory.clients == {alice.protocol, carol.protocol}
     bob.disconnect()

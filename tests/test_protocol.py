@@ -395,6 +395,7 @@ def test_shutdownTellsEveryoneAndWaits() -> None:
     assert results == []
     bob.disconnect()
     assert results == [None]
+    server.clock.advance(0)  # the last output
     assert not server.clock.getDelayedCalls()
 
 

@@ -88,8 +88,16 @@ class LineFanout:
         batch = self._batches.get(room)
         if batch is None or batch.closed or batch.generation != room.generation:
             batch = self._batches[room] = Batch(room.generation)
+            queue = self._queue
             for member in members:
-                self._queue(member, batch)
+                queued = member.pendingOutput
+                if queued:
+                    queue(member, batch)
+                else:  # the common case, inlined: the member's first output this turn
+                    member.pendingOutput = [batch]
+                    self._waiting.append(member)
+            if self._flushing is None:
+                self._flushing = self._clock.callLater(0, self.flush)
         batch.lines.append(data)
 
     def toEach(self, members: Iterable[Recipient], event: events.Event) -> None:

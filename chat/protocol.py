@@ -64,11 +64,15 @@ def writeNow(transport: ITransport, data: bytes) -> None:
         and not transport.dataBuffer
         and not transport._tempDataLen
     ):
-        sent = transport.writeSomeData(data)
-        if isinstance(sent, int):
-            if sent == len(data):
-                return
-            data = data[sent:]
+        try:
+            sent = transport.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the connection is going; the reactor will see it on its next read
+        if sent == len(data):
+            return
+        data = data[sent:]
     transport.write(data)
 
 

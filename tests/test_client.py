@@ -1,65 +1,199 @@
 """
-The terminal client's protocols, in memory.
+The terminal client's parts, in memory: the session (with its reconnection on a fake clock),
+the styles, the plain console and the options.
 """
 
 from __future__ import annotations
 
 import pytest
-from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
-from chat.client import Console, ServerConnection, parseArguments
+from chat.client.options import parseArguments
+from chat.client.plain import PlainConsole
+from chat.client.session import Session, SessionEnded
+from chat.client.style import Styler, nickColour
 
 
-def connected(nick: str | None = None) -> tuple[ServerConnection, StringTransport, list[str]]:
-    shown: list[str] = []
-    server = ServerConnection(shown.append, nick)
-    transport = StringTransport()
-    server.makeConnection(transport)
-    return server, transport, shown
+class FakeView:
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.notes: list[str] = []
+        self.where: list[tuple[str, str]] = []
+
+    def show(self, text: str) -> None:
+        self.shown.append(text)
+
+    def notify(self, text: str) -> None:
+        self.notes.append(text)
+
+    def following(self, nick: str, room: str) -> None:
+        self.where.append((nick, room))
+
+
+class FakeServer:
+    """
+    The far end of the session's connections, on a memory reactor.
+    """
+
+    def __init__(self, nick: str | None = None, reconnect: bool = True) -> None:
+        self.reactor = MemoryReactorClock()
+        self.view = FakeView()
+        endpoint = TCP4ClientEndpoint(self.reactor, "127.0.0.1", 30000)
+        self.session = Session(self.reactor, endpoint, self.view, "127.0.0.1:30000", nick, reconnect)
+        self.started = self.session.start()
+        self.ended: list[object] = []
+        self.session.finished.addBoth(self.ended.append)
+
+    def accept(self) -> StringTransport:
+        """
+        Complete the session's newest connection attempt.
+        """
+        factory = self.reactor.tcpClients[-1][2]
+        self.protocol = factory.buildProtocol(None)
+        self.transport = StringTransport()
+        self.protocol.makeConnection(self.transport)
+        return self.transport
+
+    def say(self, *lines: str) -> None:
+        self.protocol.dataReceived(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
+
+    def sent(self) -> list[bytes]:
+        data = self.transport.value()
+        self.transport.clear()
+        return data.split(b"\r\n")[:-1]
+
+    def drop(self, reason: Exception = ConnectionDone()) -> None:
+        self.protocol.connectionLost(Failure(reason))
+
+
+def welcomed(server: FakeServer, nick: str = "guest1", room: str = "#lobby") -> None:
+    server.say(f"*** Welcome to chat, {nick}! Type /help for the commands.", f"*** {nick} has joined {room}")
 
 
 def test_nickIsSentOnConnecting() -> None:
-    _, transport, _ = connected("alice")
-    assert transport.value() == b"/nick alice\r\n"
+    server = FakeServer(nick="alice")
+    server.accept()
+    assert server.sent() == [b"/nick alice"]
 
 
 def test_serverLinesAreShownWithControlsVisible() -> None:
-    server, _, shown = connected()
-    server.dataReceived(b"<bob> \x1b[31mred\x1b[0m\r\n<bob> caf\xc3\xa9\n")
-    assert shown == ["<bob> ^[[31mred^[[0m", "<bob> café"]
+    server = FakeServer()
+    server.accept()
+    server.protocol.dataReceived(b"<bob> \x1b[31mred\x1b[0m\r\n<bob> caf\xc3\xa9\n")
+    assert server.view.shown == ["<bob> ^[[31mred^[[0m", "<bob> café"]
 
 
-def test_typedLinesAreSentAndEndOfInputQuits() -> None:
-    server, transport, _ = connected()
-    console = Console()
-    console.server = server
-    console.makeConnection(StringTransport())
+def test_followsItsNickAndRoom() -> None:
+    server = FakeServer()
+    server.accept()
+    welcomed(server)
+    server.say("*** bob is now known as carol", "*** guest1 is now known as alice", "*** alice has joined #dev")
+    assert server.view.where == [("guest1", ""), ("guest1", "#lobby"), ("alice", "#lobby"), ("alice", "#dev")]
+
+
+def test_quitWaitsForTheServerToClose() -> None:
+    server = FakeServer()
+    server.accept()
+    server.session.send(b"hello")
+    server.session.quit()
+    server.session.quit()
+    assert server.sent() == [b"hello", b"/quit"]
+    assert server.ended == []
+    server.drop()
+    assert server.ended == [None]
+    server.reactor.advance(60)
+    assert len(server.reactor.tcpClients) == 1  # no reconnection after a quit
+
+
+def test_reconnectsAndTakesBackItsNickAndRoom() -> None:
+    server = FakeServer()
+    server.accept()
+    welcomed(server)
+    server.say("*** guest1 is now known as alice", "*** alice has joined #dev")
+    server.drop(ConnectionLost())
+    assert server.view.notes == ["lost the connection to 127.0.0.1:30000; reconnecting"]
+    server.session.send(b"into the void")
+    assert server.view.notes[-1] == "not connected: that line was not sent"
+    server.reactor.advance(31)
+    assert len(server.reactor.tcpClients) == 2
+    server.accept()
+    assert server.view.notes[-1] == "reconnected to 127.0.0.1:30000"
+    assert server.sent() == [b"/nick alice"]
+    welcomed(server, "guest7")
+    assert server.sent() == [b"/join #dev"]
+    server.say("*** guest7 is now known as alice", "*** alice has joined #dev")
+    assert server.view.where[-1] == ("alice", "#dev")
+    assert server.ended == []
+
+
+def test_noReconnectEndsWithAReason() -> None:
+    server = FakeServer(reconnect=False)
+    server.accept()
+    server.drop()
+    assert server.ended[0].check(SessionEnded)
+    assert str(server.ended[0].value) == "the server at 127.0.0.1:30000 closed the connection"
+
+
+def test_firstConnectionFailing() -> None:
+    server = FakeServer()
+    failures = []
+    server.started.addErrback(failures.append)
+    connector = server.reactor.connectors[-1]
+    server.reactor.tcpClients[-1][2].clientConnectionFailed(connector, Failure(ConnectionRefusedError()))
+    assert failures and failures[0].check(ConnectionRefusedError)
+
+
+def test_plainConsoleSendsLinesAndQuitsAtTheEndOfInput() -> None:
+    server = FakeServer()
+    server.accept()
+    console = PlainConsole()
+    console.session = server.session
+    out = StringTransport()
+    console.makeConnection(out)
     console.dataReceived(b"hello\r\nworld\n")
     console.readConnectionLost()
-    assert transport.value() == b"hello\r\nworld\r\n/quit\r\n"
-    assert server.quitting
+    assert server.sent() == [b"hello", b"world", b"/quit"]
+    console.show("<bob> hi")
+    assert out.value() == b"<bob> hi\n"
 
 
-def test_typedQuitIsNotSentTwice() -> None:
-    server, transport, _ = connected()
-    server.send(b"/QUIT gone")
-    server.quit()
-    assert transport.value() == b"/QUIT gone\r\n"
+# Styles
 
 
-def test_finishedFiresWithTheReason() -> None:
-    server, _, _ = connected()
-    results = []
-    server.finished.addCallback(results.append)
-    server.connectionLost(Failure(ConnectionDone()))
-    assert results == [None]
-    assert server.lostReason.check(ConnectionDone)
+def test_sameNickSameColour() -> None:
+    assert nickColour("alice") == nickColour("ALICE")
+    assert len({nickColour(f"user{n}") for n in range(50)}) > 3
+
+
+def test_styles() -> None:
+    styler = Styler(timestamps=False)
+    assert styler.format("<bob> hi") == f"{nickColour('bob')}<bob>\x1b[0m hi"
+    assert styler.format("* bob waves") == f"* {nickColour('bob')}bob\x1b[0m waves"
+    assert styler.format("!!! No").startswith("\x1b[1;31m")
+    assert styler.format("*** bob has joined #lobby").startswith("\x1b[36m")
+    assert styler.format("*bob* psst").startswith("\x1b[1;35m")
+    assert styler.format("[history 2026-11-24T21:20:01Z] <bob> hi").endswith("<bob>\x1b[0m hi")
+
+
+def test_noColourAndTimestamps() -> None:
+    styler = Styler(colour=False, timestamps=True, now=lambda: 0.0)
+    line = styler.format("<bob> ^[[2J hi")
+    assert "\x1b" not in line
+    assert line.endswith(" <bob> ^[[2J hi") and line[2] == ":"
+
+
+# Options
 
 
 @pytest.mark.parametrize(
-    "argv", [[], ["host"], ["host", "port"], ["host", "0"], ["h", "1", "--cafile", "x"]]
+    "argv",
+    [
+        [], ["host"], ["host", "port"], ["host", "0"], ["h", "1", "--cafile", "x"],
+        ["h", "1", "--insecure"], ["h", "1", "--tls", "--insecure", "--cafile", "x"],
+    ],
 )
 def test_badArguments(argv) -> None:
     with pytest.raises(SystemExit) as raised:
@@ -67,8 +201,15 @@ def test_badArguments(argv) -> None:
     assert raised.value.code == 2
 
 
-def test_optionsMayFollowTheAddress() -> None:
+def test_optionsMayFollowTheAddress(monkeypatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
     arguments = parseArguments(["example.org", "30000", "--nick", "bob", "--tls"])
     assert (arguments.host, arguments.port, arguments.nick, arguments.tls) == (
         "example.org", 30000, "bob", True,
     )
+    assert arguments.color and arguments.timestamps and arguments.reconnect
+
+
+def test_noColorEnvironment(monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not parseArguments(["h", "1"]).color

@@ -104,7 +104,7 @@ def test_clientConnectionRefused() -> None:
 def test_clientSeesTheServerGo(tmp_path) -> None:
     daemon = startDaemon(tmp_path)
     client = subprocess.Popen(
-        [sys.executable, "-m", "chat.client", "127.0.0.1", str(daemon.ports[0])],
+        [sys.executable, "-m", "chat.client", "127.0.0.1", str(daemon.ports[0]), "--no-reconnect"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
     )
     try:
@@ -201,4 +201,35 @@ def test_tacServesOnTheDefaultPort(tmp_path) -> None:
         assert client.readLine().startswith("*** Welcome to chat, guest")
         assert daemon.terminate() == 0
     finally:
+        daemon.stop()
+
+
+def test_clientReconnectsWithItsNickAndRoom(tmp_path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    where = ("--port", f"tcp:{port}:interface=127.0.0.1")
+    daemon = startDaemon(tmp_path, *where)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "chat.client", "127.0.0.1", str(port), "--nick", "alice"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )
+    try:
+        client.stdin.write(b"/join dev\n")
+        client.stdin.flush()
+        while b"alice has joined #dev" not in client.stdout.readline():
+            pass
+        assert daemon.terminate() == 0
+        daemon = startDaemon(tmp_path, *where)
+        while b"alice has joined #dev" not in client.stdout.readline():
+            pass
+        watcher = LineSocket(port)
+        watcher.send("/who #dev")
+        assert watcher.readUntil("In #dev")[-1] == "*** In #dev (1): alice"
+        client.stdin.close()
+        assert client.wait(10) == 0
+        errors = client.stderr.read().decode()
+        assert "reconnecting" in errors and "reconnected to" in errors
+    finally:
+        client.kill()
         daemon.stop()

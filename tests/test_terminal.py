@@ -1,0 +1,130 @@
+"""
+The client on a terminal, against the real daemon: what a person sees and types.
+"""
+
+from __future__ import annotations
+
+import socket
+import termios
+import threading
+
+import pytest
+
+from daemon import LineSocket, startDaemon
+from terminal import TerminalClient
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    running = startDaemon(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def terminals():
+    opened: list[TerminalClient] = []
+
+    def open_(*argv: str, **kw) -> TerminalClient:
+        client = TerminalClient(*argv, **kw)
+        opened.append(client)
+        return client
+
+    yield open_
+    for client in opened:
+        client.close()
+
+
+def other(daemon, nick: str) -> LineSocket:
+    client = LineSocket(daemon.ports[0])
+    client.readUntil("has joined")
+    client.send(f"/nick {nick}")
+    client.readUntil(f"now known as {nick}")
+    return client
+
+
+def test_incomingLinesScrollAboveTheHalfTypedLine(daemon, terminals) -> None:
+    alice = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "alice")
+    alice.waitFor(lambda: alice.inputLine() == "alice #lobby>", "the prompt")
+    bob = other(daemon, "bob")
+    alice.type("half li")
+    alice.waitFor(lambda: alice.inputLine() == "alice #lobby> half li", "the half line")
+    alice.type("\x1b[D\x1b[D")  # two steps left: the cursor is before "li"
+    bob.send("hello from bob")
+    alice.waitForText("<bob> hello from bob")
+    lines = alice.lines()
+    assert lines.index(alice.inputLine()) > max(i for i, line in enumerate(lines) if "<bob> hello" in line)
+    assert alice.inputLine() == "alice #lobby> half li"
+    assert alice.screen.cursor.x == len("alice #lobby> half ")
+    alice.type("\x1b[F" + "ne\r")  # End, then finish the line
+    assert bob.readUntil("half line")[-1] == "<alice> half line"
+    alice.waitFor(lambda: alice.inputLine() == "alice #lobby>", "an empty input line")
+    alice.type("\x1b[A")  # up: the last line again
+    alice.waitFor(lambda: alice.inputLine() == "alice #lobby> half line", "the recalled line")
+
+
+def test_promptFollowsNickAndRoom(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]))
+    client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
+    client.type("/nick zoe\r")
+    client.waitFor(lambda: client.inputLine() == "zoe #lobby>", "the new nick")
+    client.type("/join dev\r")
+    client.waitFor(lambda: client.inputLine() == "zoe #dev>", "the new room")
+
+
+def test_colourAndNoColour(daemon, terminals) -> None:
+    bob = other(daemon, "bob")
+    coloured = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "col")
+    plain = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "mono", env={"NO_COLOR": "1"})
+    for client in (coloured, plain):
+        client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
+    bob.send("colours?")
+    for client in (coloured, plain):
+        client.waitForText("<bob> colours?")
+    assert b"\x1b[3" in coloured.raw or b"\x1b[9" in coloured.raw
+    assert not any(code in plain.raw for code in (b"\x1b[3", b"\x1b[9", b"\x1b[1;", b"\x1b[2m"))
+
+
+def test_hostileServerCannotDriveTheTerminal(terminals) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            connection.sendall(
+                b"*** Welcome to evil, guest1! Type /help for the commands.\r\n"
+                b"<evil> \x1b[2J\x1b]0;pwned\x07\x1bP1$r\x1b\\\x1b[31mred\xc2\x9b6n done\r\n"
+            )
+            connection.recv(100)
+            connection.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        client = terminals("127.0.0.1", str(port), "--no-reconnect")
+        client.waitForText("done")
+        client.type("\x04")
+        client.wait()
+    for sequence in (b"\x1b[2J", b"\x1b]", b"\x1bP", b"\x07", b"\x1b[31m", b"\xc2\x9b"):
+        assert sequence not in client.raw
+    assert any("^[[2J^[]0;pwned^G" in line for line in client.lines())
+
+
+def test_ctrlDLeavesAndRestoresTheTerminal(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]))
+    client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
+    assert termios.tcgetattr(client.slave) != client.modeBefore  # raw while it runs
+    client.type("\x04")
+    assert client.wait() == 0
+    assert termios.tcgetattr(client.slave) == client.modeBefore
+
+
+def test_terminalIsRestoredWhenTheServerGoes(tmp_path, terminals) -> None:
+    daemon = startDaemon(tmp_path)
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--no-reconnect")
+    client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
+    assert daemon.terminate() == 0
+    assert client.wait() == 1
+    assert termios.tcgetattr(client.slave) == client.modeBefore
+    assert b"closed the connection" in client.process.stderr.read()

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
 from chat import events
 from chat.hub import ChatError, Hub, Member
 from chat.text import visible
@@ -35,7 +38,7 @@ class Command:
     name: str
     usage: str
     summary: str
-    run: Callable[[Hub, LineClient, str], None]
+    run: Callable[[Hub, LineClient, str], defer.Deferred[None] | None]
     needsArgument: bool
 
 
@@ -55,11 +58,17 @@ def _command(usage: str, summary: str, needsArgument: bool = False):
     return register
 
 
-def execute(hub: Hub, client: LineClient, line: str) -> None:
+def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | None:
     """
     Do what C{line} asks: run a command, or say the line in the client's current room.
-    A refusal becomes one error line to the client.
+    A refusal becomes one error line to the client.  A command that has to wait (for the
+    cluster to grant a nick) returns a L{defer.Deferred} that fires when it is done.
     """
+
+    def refused(failure: Failure) -> None:
+        failure.trap(ChatError)
+        client.deliver(events.Error(str(failure.value)))
+
     try:
         if line.startswith("//"):
             hub.say(client, client.room, line[1:])
@@ -71,11 +80,14 @@ def execute(hub: Hub, client: LineClient, line: str) -> None:
             argument = argument.strip()
             if command.needsArgument and not argument:
                 raise ChatError(f"Usage: {command.usage}")
-            command.run(hub, client, argument)
+            waiting = command.run(hub, client, argument)
+            if waiting is not None:
+                return waiting.addErrback(refused)
         elif line.strip():
             hub.say(client, client.room, line)
     except ChatError as e:
         client.deliver(events.Error(str(e)))
+    return None
 
 
 def _notice(client: LineClient, text: str) -> None:
@@ -83,8 +95,8 @@ def _notice(client: LineClient, text: str) -> None:
 
 
 @_command("/nick NAME", "change your nick", needsArgument=True)
-def _nick(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.rename(client, argument)
+def _nick(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    return hub.rename(client, argument)
 
 
 @_command("/me ACTION", "say that you do something: /me waves", needsArgument=True)

@@ -13,10 +13,12 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
 from chat.names import InvalidName, checkNick, checkRoom, checkTopic, foldNick, foldRoom
+from chat.relay import ALONE, Relay, RemoteMember, isRemote
 from chat.text import visible
 
 
@@ -133,8 +135,10 @@ class Hub:
         historySize: int = 20,
         defaultRoom: str = "#lobby",
         bigRoom: int = 1000,
+        relay: Relay = ALONE,
     ) -> None:
         self._clock = clock
+        self.relay = relay
         self._historySize = historySize
         self.bigRoom = bigRoom
         self._members: dict[str, Member] = {}
@@ -153,7 +157,30 @@ class Hub:
         member.nick = nick
         self._members[foldNick(nick)] = member
         self._memberships[member] = []
+        self._claimGuestNick(member, nick)
         return nick
+
+    def members(self) -> list[Member]:
+        """
+        Everyone connected, to this server or (as L{RemoteMember}s) to others.
+        """
+        return list(self._memberships)
+
+    @property
+    def historySize(self) -> int:
+        return self._historySize
+
+    def addRemote(self, nick: str, node: str) -> RemoteMember:
+        """
+        Register a member of the server C{node} (see L{chat.relay}).
+        """
+        key = foldNick(nick)
+        if key in self._members:
+            raise ChatError(f"The nick {nick} is taken")
+        member = RemoteMember(nick, node)
+        self._members[key] = member
+        self._memberships[member] = []
+        return member
 
     def disconnect(self, member: Member, reason: str) -> None:
         """
@@ -167,27 +194,74 @@ class Hub:
         del self._members[foldNick(member.nick)]
         for room in rooms:
             room.remove(member)
-        self._tell(self._peers(rooms), events.Quit(member.nick, visible(reason)))
+        quit = events.Quit(member.nick, visible(reason))
+        self._tell(self._peers(rooms), quit)
+        if not isRemote(member):
+            self.relay.release(member.nick)
+            self.relay.publish(quit)
         for room in rooms:
             self._removeIfEmpty(room)
 
-    def rename(self, member: Member, nick: str) -> None:
+    def rename(self, member: Member, nick: str) -> defer.Deferred[None]:
         """
         Give C{member} the nick C{nick}; everyone in its rooms, and the member, hear of it.
+        The result fires once the relay has granted the nick (at once without a cluster), or
+        fails with L{ChatError}.
         """
         nick = self._check(checkNick, nick)
-        old = member.nick
-        if nick == old:
-            return
-        key = foldNick(nick)
-        holder = self._members.get(key)
+        if nick == member.nick:
+            return defer.succeed(None)
+        self._checkFree(member, nick)
+        if isRemote(member):
+            self._rename(member, nick)
+            return defer.succeed(None)
+
+        def claimed(free: bool) -> None:
+            if not free:
+                raise ChatError(f"The nick {nick} is taken")
+            if member not in self._memberships:
+                self.relay.release(nick)  # it left while we asked
+                return
+            try:
+                self._checkFree(member, nick)
+            except ChatError:
+                self.relay.release(nick)
+                raise
+            old = member.nick
+            self._rename(member, nick)
+            self.relay.release(old)
+            self.relay.publish(events.NickChanged(old, nick))
+
+        return self.relay.claim(nick).addCallback(claimed)
+
+    def _checkFree(self, member: Member, nick: str) -> None:
+        holder = self._members.get(foldNick(nick))
         if holder is not None and holder is not member:
             raise ChatError(f"The nick {nick} is taken")
+
+    def _rename(self, member: Member, nick: str) -> None:
+        old = member.nick
         del self._members[foldNick(old)]
-        self._members[key] = member
+        self._members[foldNick(nick)] = member
         member.nick = nick
         rooms = self._memberships[member]
         self._tell(self._peers(rooms) | {member: None}, events.NickChanged(old, nick))
+
+    def _claimGuestNick(self, member: Member, nick: str) -> None:
+        """
+        Make sure no other server has a guest of the same name; if one has, take the next.
+        """
+
+        def claimed(free: bool) -> None:
+            if free or member not in self._memberships or member.nick != nick:
+                if free and member.nick != nick:
+                    self.relay.release(nick)
+                return
+            guest = self._nextGuestNick()
+            self._rename(member, guest)
+            self._claimGuestNick(member, guest)
+
+        self.relay.claim(nick).addCallback(claimed)
 
     def find(self, nick: str) -> Member:
         """
@@ -211,7 +285,10 @@ class Hub:
             raise ChatError(f"You are already in {room.name}")
         room.add(member)
         self._memberships[member].append(room)
-        self._announce(room, member, events.Joined(room.name, member.nick))
+        joined = events.Joined(room.name, member.nick)
+        self._announce(room, member, joined)
+        if not isRemote(member):
+            self.relay.publish(joined)
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
@@ -223,7 +300,10 @@ class Hub:
         Take C{member} out of room C{name}; its members, the leaver included, hear of it.
         """
         room = self._roomOf(member, name)
-        self._announce(room, member, events.Left(room.name, member.nick))
+        left = events.Left(room.name, member.nick)
+        self._announce(room, member, left)
+        if not isRemote(member):
+            self.relay.publish(left)
         room.remove(member)
         self._memberships[member].remove(room)
         self._removeIfEmpty(room)
@@ -249,7 +329,10 @@ class Hub:
     def setTopic(self, member: Member, name: str, topic: str) -> None:
         room = self._roomOf(member, name)
         room.topic = self._check(checkTopic, topic)
-        room.broadcast(events.TopicChanged(room.name, member.nick, room.topic))
+        changed = events.TopicChanged(room.name, member.nick, room.topic)
+        room.broadcast(changed)
+        if not isRemote(member):
+            self.relay.publish(changed)
 
     # Messages
 
@@ -263,6 +346,8 @@ class Hub:
         if self._historySize:
             room.history.append(said)
         room.broadcast(said)
+        if not isRemote(member):
+            self.relay.publish(said)
 
     def message(self, member: Member, nick: str, text: str) -> None:
         """
@@ -270,7 +355,11 @@ class Hub:
         """
         recipient = self.find(nick)
         text = visible(text)
-        recipient.deliver(events.PrivateMessage(member.nick, recipient.nick, text))
+        private = events.PrivateMessage(member.nick, recipient.nick, text)
+        if isRemote(recipient):
+            self.relay.publish(private)
+        else:
+            recipient.deliver(private)
         member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
 
     def broadcastNotice(self, text: str) -> None:

@@ -122,6 +122,7 @@ class ChatProtocol(LineReceiver):
     _sawLine = False
     _bucket: TokenBucket | None = None
     _floodWait: IDelayedCall | None = None
+    _commandWait: defer.Deferred[None] | None = None
     _sendQueue: SendQueue | None = None
     _aborted = False
 
@@ -202,7 +203,7 @@ class ChatProtocol(LineReceiver):
             self.drop("This port speaks plain text, not TLS")
             return
         self._pending += data
-        if self._floodWait is None:
+        if not self._held():
             self._processPending()
 
     def _processPending(self) -> None:
@@ -221,6 +222,10 @@ class ChatProtocol(LineReceiver):
                     self._holdInput(wait)
                     return
             self._lineDelimited(line)
+            if self._commandWait is not None:  # the next line waits for this one's command
+                self._pending = b"".join(rest + b"\n" for rest in lines[index + 1 :]) + partial
+                self.transport.pauseProducing()
+                return
         self._pending = partial
         if len(partial) > self.limits.maxLine:
             self._pending = b""
@@ -245,9 +250,26 @@ class ChatProtocol(LineReceiver):
 
     def _releaseInput(self) -> None:
         self._floodWait = None
-        self._processPending()
-        if self._floodWait is None and not self.transport.disconnecting:
+        if self._commandWait is None:
+            self._processPending()
+        if not self._held() and not self.transport.disconnecting:
             self.transport.resumeProducing()
+
+    def _held(self) -> bool:
+        """
+        Whether input waits: for the flood limit, or for a command to finish.
+        """
+        return self._floodWait is not None or self._commandWait is not None
+
+    def _commandDone(self, result: object) -> None:
+        if isinstance(result, Failure):
+            self.factory.log.failure(
+                "Finishing a command from {peer} ({nick})", result, peer=self.peer, nick=self.nick
+            )
+            self.deliver(events.Error("Internal error: that line was dropped"))
+        self._commandWait = None
+        if self._floodWait is None:
+            self._releaseInput()
 
     def _lineDelimited(self, line: bytes) -> None:
         if line.endswith(b"\r"):
@@ -274,7 +296,10 @@ class ChatProtocol(LineReceiver):
                 self.drop("This is a chat server, not a web server")
                 return
         try:
-            execute(self.factory.hub, self, text)
+            waiting = execute(self.factory.hub, self, text)
+            if waiting is not None and not waiting.called:
+                self._commandWait = waiting
+                waiting.addBoth(self._commandDone)
         except Exception:
             self.factory.log.failure("Handling a line from {peer} ({nick})", peer=self.peer, nick=self.nick)
             self.deliver(events.Error("Internal error: that line was dropped"))

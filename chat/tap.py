@@ -10,11 +10,12 @@ import signal
 
 from twisted.application import internet, service
 from twisted.internet import defer
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python import usage
 
+from chat.cluster import ClusterLink
 from chat.hub import Hub
 from chat.limits import Limits
 from chat.names import InvalidName, checkRoom
@@ -87,6 +88,13 @@ class Options(usage.Options):
          _nonNegative],
         ["per-ip-exempt", None, "127.0.0.0/8,::1",
          "Comma-separated networks that --max-per-ip does not apply to; '' for none."],
+        ["redis", None, None,
+         "Redis server shared by the nodes of a cluster, as a client endpoint "
+         "(tcp:HOST:PORT, unix:PATH); without it this server runs alone."],
+        ["redis-password", None, None, "Password for the Redis server."],
+        ["redis-db", None, 0, "Redis database number for this cluster's keys.", _nonNegative],
+        ["node-ttl", None, 6.0,
+         "Seconds after which a node that stopped answering counts as gone.", _positive],
         ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
     ]
@@ -177,10 +185,17 @@ class ChatService(service.MultiService):
 
     log = Logger()
 
-    def __init__(self, reactor: IReactorCore, factory: ChatFactory, shutdownGrace: float) -> None:
+    def __init__(
+        self,
+        reactor: IReactorCore,
+        factory: ChatFactory,
+        shutdownGrace: float,
+        cluster: service.IService | None = None,
+    ) -> None:
         super().__init__()
         self.factory = factory
         self.shutdownGrace = shutdownGrace
+        self.cluster = cluster
         self._reactor = reactor
 
     def privilegedStartService(self) -> None:
@@ -190,6 +205,8 @@ class ChatService(service.MultiService):
 
     def startService(self) -> None:
         super().startService()
+        if self.cluster is not None:
+            self.cluster.startService()
         self._reactor.callWhenRunning(self._stopCleanlyOnSigterm)
 
     def _stopCleanlyOnSigterm(self) -> None:
@@ -208,6 +225,9 @@ class ChatService(service.MultiService):
     def stopService(self) -> defer.Deferred[None]:
         stopped = defer.maybeDeferred(super().stopService)
         stopped.addCallback(lambda _: self.factory.shutdown(self.shutdownGrace))
+        if self.cluster is not None:
+            # Last: the other nodes hear of this node's clients leaving.
+            stopped.addCallback(lambda _: self.cluster.stopService())
         return stopped
 
 
@@ -226,7 +246,18 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     factory = ChatFactory(
         hub, reactor, name=options["name"], motd=options["motdLines"], limits=options["limits"]
     )
-    chat = ChatService(reactor, factory, options["shutdown-grace"])
+    cluster = None
+    if options["redis"]:
+        cluster = ClusterLink(
+            reactor,
+            hub,
+            clientFromString(reactor, options["redis"]),
+            options["redis"],
+            password=options["redis-password"],
+            db=options["redis-db"],
+            ttl=options["node-ttl"],
+        )
+    chat = ChatService(reactor, factory, options["shutdown-grace"], cluster)
     for description in options["ports"]:
         listener = internet.StreamServerEndpointService(
             serverFromString(reactor, withBacklog(description, options["backlog"])), factory

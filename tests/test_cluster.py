@@ -1,0 +1,237 @@
+"""
+Several real twistd chat nodes sharing a real redis-server, over loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from chat import events
+from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
+from daemon import TIMEOUT, LineSocket, startDaemon
+from redis import REDIS_SERVER, RedisServer
+
+needsRedis = pytest.mark.skipif(
+    REDIS_SERVER is None and not os.environ.get("CI"),
+    reason="no redis-server: apt-get install redis-server (.ci/run installs it)",
+)
+
+
+# The wire format
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        events.Said("#lobby", "alice", "hi", 12.5, True),
+        events.Joined("#dev", "bob"),
+        events.Left("#dev", "bob"),
+        events.Quit("bob", "bye"),
+        events.NickChanged("bob", "robert"),
+        events.TopicChanged("#dev", "bob", "news"),
+        events.PrivateMessage("alice", "bob", "psst"),
+    ],
+)
+def test_eventsRoundTrip(event) -> None:
+    assert decodeEvent(encodeEvent("node1", event)) == ("node1", event)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b"not json", b"[]", b'{"node": "n"}', b'{"node": "n", "event": "nope"}',
+        b'{"node": "n", "event": "join", "room": 5, "nick": "x"}',
+        b'{"node": 1, "event": "join", "room": "#a", "nick": "x"}',
+        b'{"node": "n", "event": "say", "room": "#a", "nick": "x", "text": "t", "time": 1, "action": 0}',
+        b"\xff\xfe",
+    ],
+)
+def test_malformedMessages(message) -> None:
+    with pytest.raises(MalformedEvent):
+        decodeEvent(message)
+
+
+# The cluster
+
+
+@pytest.fixture
+def redis(tmp_path):
+    if REDIS_SERVER is None:
+        pytest.fail("CI must have redis-server: .ci/run installs it")
+    server = RedisServer(tmp_path)
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def nodes(tmp_path, redis):
+    running = []
+
+    def start(*options: str):
+        node = startDaemon(tmp_path, "--redis", redis.endpoint, "--node-ttl", "3", *options)
+        node.waitForLog("is in the cluster")
+        running.append(node)
+        return node
+
+    yield start
+    for node in running:
+        node.stop()
+        assert "Traceback" not in node.log()
+
+
+def connect(node, nick: str) -> LineSocket:
+    client = LineSocket(node.ports[0])
+    client.readUntil("Welcome")
+    client.send(f"/nick {nick}")
+    client.readUntil(f"now known as {nick}")
+    return client
+
+
+def waitUntil(condition, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.05)
+
+
+def who(client: LineSocket, room: str = "#lobby") -> str:
+    client.send(f"/who {room}")
+    return client.readUntil(f"In {room}")[-1]
+
+
+pytestmark = needsRedis
+
+
+def test_roomsSpanTheNodes(nodes) -> None:
+    a, b = nodes(), nodes()
+    alice, bob = connect(a, "alice"), connect(b, "bob")
+    assert alice.readUntil("bob")[-1] == "*** guest2 is now known as bob"
+    alice.send("hello from a")
+    bob.readUntil("hello from a")
+    bob.send("/me waves from b")
+    assert alice.readUntil("waves from b")[-2:] == ["<alice> hello from a", "* bob waves from b"]
+    assert bob.readUntil("waves from b") == ["* bob waves from b"]
+    assert who(bob) == "*** In #lobby (2): alice bob"
+    alice.send("/join dev")
+    assert bob.readUntil("alice has left")[-1] == "*** alice has left #lobby"
+    alice.send("/topic cross-node")
+
+    def rooms() -> list[str]:
+        bob.send("/rooms")
+        return bob.readUntil("#lobby (")
+
+    waitUntil(lambda: "*** #dev (1 member): cross-node" in rooms(), "the topic reaches b")
+    bob.send("/join dev")
+    assert bob.readUntil("Topic of")[-1] == "*** Topic of #dev: cross-node"
+
+
+def test_privateMessagesAndNicksAcrossNodes(nodes) -> None:
+    a, b = nodes(), nodes()
+    alice, bob = connect(a, "alice"), connect(b, "bob")
+    alice.readUntil("now known as bob")
+    alice.send("/msg bob psst")
+    assert bob.readUntil("psst")[-1] == "*alice* psst"
+    assert alice.readUntil("psst")[-1] == "-> *bob* psst"
+    carol = connect(b, "carol")
+    carol.send("/nick ALICE")
+    assert carol.readUntil("taken")[-1] == "!!! The nick ALICE is taken"
+    alice.send("/nick alicia")
+    waitUntil(lambda: "alicia" in who(carol), "the rename reaches b")
+    carol.send("/nick alice")
+    assert carol.readUntil("now known as alice")[-1] == "*** carol is now known as alice"
+
+
+def test_twoClaimsOnOneNickExactlyOneWins(nodes) -> None:
+    a, b = nodes(), nodes()
+    for round in range(5):
+        first, second = LineSocket(a.ports[0]), LineSocket(b.ports[0])
+        guests = [client.readUntil("Welcome")[-1].split(", ")[1].split("!")[0] for client in (first, second)]
+        wanted = f"prize{round}"
+        threads = [threading.Thread(target=c.send, args=(f"/nick {wanted}",)) for c in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes = []
+        for client, nick in zip((first, second), guests):
+            # A guest nick that another node had too is replaced at once; follow it.
+            line = ""
+            while True:
+                line = client.readLine()
+                if line == f"*** {nick} is now known as {wanted}" or line.startswith("!!! "):
+                    break
+                if line.startswith(f"*** {nick} is now known as "):
+                    nick = line.rsplit(" ", 1)[1]
+            outcomes.append(line)
+        outcomes = [line if line.startswith("!!!") else "won" for line in outcomes]
+        assert sorted(outcomes) == [f"!!! The nick {wanted} is taken", "won"]
+        first.close(), second.close()
+
+
+def test_orderKeptAndNothingTwice(nodes) -> None:
+    a, b = nodes("--flood-rate", "0"), nodes("--flood-rate", "0")
+    sender, reader = connect(a, "sender"), connect(b, "reader")
+    sender.send(b"".join(b"line %d\n" % n for n in range(200)))
+    for client in (sender, reader):
+        lines = [line for line in client.readUntil("line 199") if "> line " in line]
+        assert lines == [f"<sender> line {n}" for n in range(200)]
+    sender.send("/who")
+    assert not any("> line" in line for line in sender.readUntil("In #lobby"))
+
+
+def test_historyComesFromTheSharedStore(nodes) -> None:
+    a = nodes()
+    alice = connect(a, "alice")
+    alice.send("said before b existed")
+    alice.readUntil("said before")
+    b = nodes()
+    newcomer = LineSocket(b.ports[0])
+    lines = newcomer.readUntil("said before")
+    assert lines[-1].endswith("<alice> said before b existed") and lines[-1].startswith("[history ")
+
+
+def test_aKilledNodeLeavesWithinTheTtl(nodes) -> None:
+    a, b = nodes(), nodes()
+    doomed, survivor = connect(a, "doomed"), connect(b, "survivor")
+    waitUntil(lambda: "doomed" in who(survivor), "b knows doomed")
+    a.process.kill()
+    began = time.monotonic()
+    assert survivor.readUntil("doomed has quit")[-1] == "*** doomed has quit (Server lost)"
+    assert time.monotonic() - began < 3 + 3  # the TTL, plus a heartbeat
+    survivor.send("/nick doomed")
+    assert survivor.readUntil("doomed")[-1] == "*** survivor is now known as doomed"
+    b.waitForLog("is gone")
+
+
+def test_redisOutageAndReturn(nodes, redis) -> None:
+    a, b = nodes(), nodes()
+    alice, bob = connect(a, "alice"), connect(b, "bob")
+    alice.readUntil("now known as bob")
+    redis.kill()
+    for client in (alice, bob):
+        assert "link to the other servers is down" in client.readUntil("is down")[-1]
+    alice.send("only here")
+    assert alice.readUntil("only here")[-1] == "<alice> only here"
+    redis.start()
+    for client in (alice, bob):
+        assert client.readUntil("is back")[-1] == "*** The link to the other servers is back"
+    alice.send("across again")
+    assert bob.readUntil("across again")[-1] == "<alice> across again"
+    assert len(a.waitForLog("link to .* is down")) == 1
+
+
+def test_malformedMessagesAreIgnored(nodes, redis) -> None:
+    a = nodes()
+    alice = connect(a, "alice")
+    with socket.create_connection(("127.0.0.1", redis.port)) as raw:
+        raw.sendall(b"PUBLISH chat:0:events garbage\r\n")
+        raw.recv(100)
+    a.waitForLog("Ignored a malformed message")
+    alice.send("still fine")
+    assert alice.readUntil("still fine")[-1] == "<alice> still fine"

@@ -25,22 +25,26 @@ class Result:
     outOfOrder: int = 0
     duplicated: int = 0
     latenciesUs: list[float] = field(default_factory=list)
+    # Deliveries from a sender on one server to a client on another (a cluster's nodes).
+    crossLatenciesUs: list[float] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
         return self.expected - self.delivered
 
-    def percentile(self, p: float) -> float:
-        if not self.latenciesUs:
+    def percentile(self, p: float, cross: bool = False) -> float:
+        latencies = self.crossLatenciesUs if cross else self.latenciesUs
+        if not latencies:
             return float("nan")
-        ordered = sorted(self.latenciesUs)
+        ordered = sorted(latencies)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 class _Client:
-    __slots__ = ("sock", "buffer", "lastSeq", "synced")
+    __slots__ = ("sock", "buffer", "lastSeq", "synced", "server")
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, server: int = 0) -> None:
+        self.server = server
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
@@ -54,8 +58,12 @@ class LoadGenerator:
     Connections to one server; L{connect} first, then L{drive} or L{hold}.
     """
 
-    def __init__(self, port: int, clients: int) -> None:
-        self.port = port
+    def __init__(self, ports: int | list[int], clients: int) -> None:
+        """
+        @param ports: the server's port, or the ports of several servers of one cluster:
+            client I connects to C{ports[I % len(ports)]}.
+        """
+        self.ports = [ports] if isinstance(ports, int) else ports
         self.count = clients
         self.clients: list[_Client] = []
         self.selector = selectors.DefaultSelector()
@@ -65,10 +73,13 @@ class LoadGenerator:
         """
         Connect every client and wait until a line sent by the first reaches all of them.
         """
-        for _ in range(self.count):
-            client = _Client(self.port)
+        for index in range(self.count):
+            server = index % len(self.ports)
+            client = _Client(self.ports[server], server)
             self.clients.append(client)
             self.selector.register(client.sock, selectors.EVENT_READ, client)
+        if len(self.ports) > 1:
+            time.sleep(0.5)  # let every node hear of every client before the sync line
         self.clients[0].sock.sendall(b"SYNC\n")
         deadline = time.monotonic() + timeout
         while not all(client.synced for client in self.clients):
@@ -146,4 +157,7 @@ class LoadGenerator:
             self.result.outOfOrder += 1
         client.lastSeq[sender] = seq
         self.result.delivered += 1
-        self.result.latenciesUs.append((received - sentAt) / 1000)
+        latency = (received - sentAt) / 1000
+        self.result.latenciesUs.append(latency)
+        if self.clients[sender].server != client.server:
+            self.result.crossLatenciesUs.append(latency)

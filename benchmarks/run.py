@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def pin(cpu: int) -> None:
 
 
 class Server:
-    def __init__(self, name: str, argv: list[str], port: int) -> None:
+    def __init__(self, name: str, argv: list[str], port: int, cpu: int = 0) -> None:
         self.name = name
         self.port = port
         self.process = subprocess.Popen(
@@ -50,7 +51,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
-            preexec_fn=lambda: pin(0),
+            preexec_fn=lambda: pin(cpu),
         )
         deadline = time.monotonic() + 15
         while True:
@@ -82,14 +83,17 @@ class Server:
             self.process.wait()
 
 
-def chatServer(port: int) -> Server:
+def chatArgv(port: int) -> list[str]:
     # Every sender sits on 127.0.0.1 and sends faster than a person: raise the flood limit.
-    argv = [
+    return [
         str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=/dev/null", "chat",
         "--port", f"tcp:{port}:interface=127.0.0.1",
         "--flood-burst", "1000", "--flood-rate", "100000",
     ]
-    return Server("chat daemon", argv, port)
+
+
+def chatServer(port: int) -> Server:
+    return Server("chat daemon", chatArgv(port), port)
 
 
 def naiveServer(port: int) -> Server:
@@ -125,6 +129,49 @@ def measure(start, options: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def measureCluster(options: argparse.Namespace) -> dict[str, float] | None:
+    """
+    Two nodes sharing a Redis (node 1 on CPU 0, node 2 on CPU 1), clients spread over both.
+    """
+    redisServer = shutil.which("redis-server")
+    if redisServer is None:
+        return None
+    redisPort = freePort()
+    redis = subprocess.Popen(
+        [redisServer, "--port", str(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    nodes: list[Server] = []
+    try:
+        time.sleep(0.5)
+        for cpu in (0, 1):
+            port = freePort()
+            argv = chatArgv(port) + ["--redis", f"tcp:127.0.0.1:{redisPort}"]
+            nodes.append(Server(f"node {cpu + 1}", argv, port, cpu=cpu))
+        time.sleep(1)  # both in the cluster
+        load = LoadGenerator([node.port for node in nodes], options.clients)
+        load.connect()
+        before = sum(node.cpuSeconds() for node in nodes)
+        result = load.drive(options.senders, options.rate, options.seconds)
+        cpu = sum(node.cpuSeconds() for node in nodes) - before
+        load.close()
+    finally:
+        for node in nodes:
+            node.stop()
+        redis.terminate()
+        redis.wait()
+    return {
+        "cpu": cpu * 1e6 / max(1, result.delivered),
+        "p50": result.percentile(50) / 1000,
+        "p99": result.percentile(99) / 1000,
+        "crossP99": result.percentile(99, cross=True) / 1000,
+        "cross": len(result.crossLatenciesUs),
+        "delivered": result.delivered,
+        "lost": result.lost,
+        "outOfOrder": result.outOfOrder + result.duplicated,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
@@ -132,6 +179,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="lines a second, all senders")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--idle", type=int, default=10000, help="idle connections to hold")
+    parser.add_argument(
+        "--no-cluster", dest="cluster", action="store_false",
+        help="skip the two-node cluster run (it needs redis-server)",
+    )
     options = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -150,6 +201,15 @@ def main() -> None:
         print(
             f"| {name} | {row['cpu']:.2f} | {row['p50']:.2f} | {row['p99']:.2f} | "
             f"{row['delivered']:,} | {row['lost']} | {row['outOfOrder']} | {row['idle']:,.0f} |"
+        )
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))  # the nodes have a CPU each now
+    cluster = measureCluster(options) if options.cluster else None
+    if cluster is not None:
+        print(
+            f"| two nodes + Redis (whole cluster) | {cluster['cpu']:.2f} | {cluster['p50']:.2f} | "
+            f"{cluster['p99']:.2f} (cross-node {cluster['crossP99']:.2f}) | {cluster['delivered']:,} "
+            f"({cluster['cross']:,} cross-node) | {cluster['lost']} | {cluster['outOfOrder']} | |"
         )
     print(
         f"| ratio (daemon / naive) | {chat['cpu'] / naive['cpu']:.2f} | "

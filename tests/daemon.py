@@ -184,6 +184,17 @@ class LineSocket:
         self.sock.close()
 
 
+def joinAs(port: int, nick: str, receiveBuffer: int | None = None) -> LineSocket:
+    """
+    A raw client that has connected and taken C{nick}, its earlier lines read.
+    """
+    client = LineSocket(port, receiveBuffer=receiveBuffer)
+    client.readUntil("Welcome")
+    client.send(f"/nick {nick}")
+    client.readUntil(f"now known as {nick}")
+    return client
+
+
 def runClient(*argv: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "chat.client", *argv],

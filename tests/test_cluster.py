@@ -13,8 +13,8 @@ import pytest
 
 from chat import events
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
-from daemon import TIMEOUT, LineSocket, startDaemon
-from redis import REDIS_SERVER, RedisServer
+from daemon import TIMEOUT, LineSocket, joinAs
+from redisserver import REDIS_SERVER, RedisServer
 
 needsRedis = pytest.mark.skipif(
     REDIS_SERVER is None and not os.environ.get("CI"),
@@ -69,27 +69,17 @@ def redis(tmp_path):
 
 
 @pytest.fixture
-def nodes(tmp_path, redis):
-    running = []
-
+def nodes(daemons, redis):
     def start(*options: str):
-        node = startDaemon(tmp_path, "--redis", redis.endpoint, "--node-ttl", "3", *options)
+        node = daemons("--redis", redis.endpoint, "--node-ttl", "3", *options)
         node.waitForLog("is in the cluster")
-        running.append(node)
         return node
 
-    yield start
-    for node in running:
-        node.stop()
-        assert "Traceback" not in node.log()
+    return start
 
 
 def connect(node, nick: str) -> LineSocket:
-    client = LineSocket(node.ports[0])
-    client.readUntil("Welcome")
-    client.send(f"/nick {nick}")
-    client.readUntil(f"now known as {nick}")
-    return client
+    return joinAs(node.ports[0], nick)
 
 
 def waitUntil(condition, what: str) -> None:

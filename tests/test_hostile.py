@@ -10,34 +10,11 @@ import time
 
 import pytest
 
-from daemon import TIMEOUT, LineSocket, startDaemon
+from daemon import TIMEOUT, LineSocket, joinAs as connect
 
 
-def connect(port: int, nick: str, receiveBuffer: int | None = None) -> LineSocket:
-    client = LineSocket(port, receiveBuffer=receiveBuffer)
-    client.readUntil("has joined #lobby")
-    client.send(f"/nick {nick}")
-    client.readUntil(f"is now known as {nick}")
-    return client
-
-
-@pytest.fixture
-def start(tmp_path):
-    daemons = []
-
-    def start(*options: str):
-        daemon = startDaemon(tmp_path, *options)
-        daemons.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in daemons:
-        daemon.stop()
-        assert "Traceback" not in daemon.log()
-
-
-def test_nonReadingClientIsCutOffWhileTheOthersGetEverything(start) -> None:
-    daemon = start("--flood-rate", "0")
+def test_nonReadingClientIsCutOffWhileTheOthersGetEverything(daemons) -> None:
+    daemon = daemons("--flood-rate", "0")
     port = daemon.ports[0]
     sender = connect(port, "sender")
     readers = [sender] + [connect(port, f"reader{n}") for n in range(20)]
@@ -65,8 +42,8 @@ def test_nonReadingClientIsCutOffWhileTheOthersGetEverything(start) -> None:
     daemon.waitForLog(r"\(stalled\) aborted: SendQ exceeded")
 
 
-def test_megabyteWithoutNewlineIsDisconnected(start) -> None:
-    port = start().ports[0]
+def test_megabyteWithoutNewlineIsDisconnected(daemons) -> None:
+    port = daemons().ports[0]
     attacker, bystander = connect(port, "attacker"), connect(port, "bystander")
     try:
         attacker.send(b"x" * (1 << 20))
@@ -77,8 +54,8 @@ def test_megabyteWithoutNewlineIsDisconnected(start) -> None:
     assert bystander.readUntil("attacker has quit")[-1].startswith("*** attacker has quit")
 
 
-def test_pasteArrivesWholeAndInOrderUnderTheFloodLimit(start) -> None:
-    port = start("--flood-burst", "10", "--flood-rate", "50").ports[0]
+def test_pasteArrivesWholeAndInOrderUnderTheFloodLimit(daemons) -> None:
+    port = daemons("--flood-burst", "10", "--flood-rate", "50").ports[0]
     paster, reader = connect(port, "paster"), connect(port, "reader")
     time.sleep(0.3)  # the real clock refills the token that /nick took
     paster.send(b"".join(b"paste %d\n" % n for n in range(50)))
@@ -86,8 +63,8 @@ def test_pasteArrivesWholeAndInOrderUnderTheFloodLimit(start) -> None:
     assert [line for line in lines if "paste" in line] == [f"<paster> paste {n}" for n in range(50)]
 
 
-def test_escapeSequencesNeverReachAPeer(start) -> None:
-    port = start().ports[0]
+def test_escapeSequencesNeverReachAPeer(daemons) -> None:
+    port = daemons().ports[0]
     attacker, victim = connect(port, "attacker"), connect(port, "victim")
     attacker.send(b"\x1b[2J clear \x1b]0;title\x07 osc \x1bP1;2q dcs \x1b\\ \xc2\x9b csi\n")
     line = victim.readUntil("csi")[-1]
@@ -95,8 +72,8 @@ def test_escapeSequencesNeverReachAPeer(start) -> None:
     assert not any(0 < ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in line)
 
 
-def test_wrongProtocolsAreTurnedAwayCleanly(start) -> None:
-    daemon = start()
+def test_wrongProtocolsAreTurnedAwayCleanly(daemons) -> None:
+    daemon = daemons()
     port = daemon.ports[0]
     browser = LineSocket(port)
     browser.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -109,8 +86,8 @@ def test_wrongProtocolsAreTurnedAwayCleanly(start) -> None:
     assert survivor.readUntil("still up")[-1] == "<survivor> still up"
 
 
-def test_resetConnectionsAreRemovedOnce(start) -> None:
-    daemon = start()
+def test_resetConnectionsAreRemovedOnce(daemons) -> None:
+    daemon = daemons()
     port = daemon.ports[0]
     watcher = connect(port, "watcher")
     for n in range(5):
@@ -122,8 +99,8 @@ def test_resetConnectionsAreRemovedOnce(start) -> None:
     assert watcher.readUntil("In #lobby")[-1] == "*** In #lobby (1): watcher"
 
 
-def test_tooManyFromOneAddress(start) -> None:
-    port = start("--max-per-ip", "2", "--per-ip-exempt", "").ports[0]
+def test_tooManyFromOneAddress(daemons) -> None:
+    port = daemons("--max-per-ip", "2", "--per-ip-exempt", "").ports[0]
     first, second = LineSocket(port), LineSocket(port)
     first.readUntil("has joined"), second.readUntil("has joined")
     third = LineSocket(port)
@@ -133,8 +110,8 @@ def test_tooManyFromOneAddress(start) -> None:
     assert "has joined" in LineSocket(port).readUntil("has joined")[-1]
 
 
-def test_shutdownWithAClientThatNeverReads(start) -> None:
-    daemon = start("--shutdown-grace", "1", "--flood-rate", "0")
+def test_shutdownWithAClientThatNeverReads(daemons) -> None:
+    daemon = daemons("--shutdown-grace", "1", "--flood-rate", "0")
     port = daemon.ports[0]
     talker, listener = connect(port, "talker"), connect(port, "listener")
     stalled = connect(port, "stalled", receiveBuffer=4096)

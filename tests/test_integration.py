@@ -10,23 +10,16 @@ import sys
 
 import pytest
 
-from daemon import TWISTD, ROOT, LineSocket, runClient, startDaemon
+from daemon import TWISTD, ROOT, LineSocket, joinAs, runClient, startDaemon
 
 
 @pytest.fixture
-def daemon(tmp_path):
-    running = startDaemon(tmp_path)
-    yield running
-    running.stop()
-    assert "Traceback" not in running.log()
+def daemon(daemons):
+    return daemons()
 
 
 def connect(daemon, nick: str) -> LineSocket:
-    client = LineSocket(daemon.ports[0])
-    client.readUntil("has joined #lobby")
-    client.send(f"/nick {nick}")
-    client.readUntil(f"is now known as {nick}")
-    return client
+    return joinAs(daemon.ports[0], nick)
 
 
 def test_broadcastReachesEveryoneIncludingTheSender(daemon) -> None:

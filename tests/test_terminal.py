@@ -10,15 +10,13 @@ import threading
 
 import pytest
 
-from daemon import LineSocket, startDaemon
+from daemon import LineSocket, joinAs
 from terminal import TerminalClient
 
 
 @pytest.fixture
-def daemon(tmp_path):
-    running = startDaemon(tmp_path)
-    yield running
-    running.stop()
+def daemon(daemons):
+    return daemons()
 
 
 @pytest.fixture
@@ -36,11 +34,7 @@ def terminals():
 
 
 def other(daemon, nick: str) -> LineSocket:
-    client = LineSocket(daemon.ports[0])
-    client.readUntil("has joined")
-    client.send(f"/nick {nick}")
-    client.readUntil(f"now known as {nick}")
-    return client
+    return joinAs(daemon.ports[0], nick)
 
 
 def test_incomingLinesScrollAboveTheHalfTypedLine(daemon, terminals) -> None:
@@ -120,8 +114,8 @@ def test_ctrlDLeavesAndRestoresTheTerminal(daemon, terminals) -> None:
     assert termios.tcgetattr(client.slave) == client.modeBefore
 
 
-def test_terminalIsRestoredWhenTheServerGoes(tmp_path, terminals) -> None:
-    daemon = startDaemon(tmp_path)
+def test_terminalIsRestoredWhenTheServerGoes(daemons, terminals) -> None:
+    daemon = daemons()
     client = terminals("127.0.0.1", str(daemon.ports[0]), "--no-reconnect")
     client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
     assert daemon.terminate() == 0

@@ -20,8 +20,9 @@ def freePort() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, password: str | None = None) -> None:
         self.directory = directory
+        self.password = password
         self.port = port or freePort()
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
@@ -33,7 +34,8 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
+             "--appendonly", "no", "--dir", str(self.directory)]
+            + (["--requirepass", self.password] if self.password else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -41,7 +43,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(100).startswith(b"+PONG"):
+                    if s.recv(100).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

@@ -225,3 +225,20 @@ def test_malformedMessagesAreIgnored(nodes, redis) -> None:
     a.waitForLog("Ignored a malformed message")
     alice.send("still fine")
     assert alice.readUntil("still fine")[-1] == "<alice> still fine"
+
+
+def test_redisWithAPassword(daemons, tmp_path) -> None:
+    if REDIS_SERVER is None:
+        pytest.fail("CI must have redis-server: .ci/run installs it")
+    redis = RedisServer(tmp_path, password="s3cret")
+    try:
+        options = ("--redis", redis.endpoint, "--redis-password", "s3cret", "--redis-db", "2")
+        a, b = daemons(*options), daemons(*options)
+        for node in (a, b):
+            node.waitForLog("is in the cluster")
+        alice, bob = connect(a, "alice"), connect(b, "bob")
+        alice.readUntil("now known as bob")
+        alice.send("behind a password")
+        assert bob.readUntil("behind a password")[-1] == "<alice> behind a password"
+    finally:
+        redis.kill()

@@ -154,9 +154,19 @@ def test_tlsWithTheClient(tmp_path) -> None:
         result = runClient("127.0.0.1", port, "--tls", "--cafile", str(cert), input=b"secure\n")
         assert result.returncode == 0, result.stderr
         assert "> secure" in result.stdout.decode()
-        untrusted = runClient("127.0.0.1", port, "--tls", input=b"secure\n")
-        assert untrusted.returncode == 1
-        assert "TLS with 127.0.0.1" in untrusted.stderr.decode()
+        untrusted = subprocess.Popen(  # input stays open: the client must give up by itself
+            [sys.executable, "-m", "chat.client", "127.0.0.1", port, "--tls"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        )
+        try:
+            assert untrusted.wait(20) == 1
+            assert "TLS with 127.0.0.1" in untrusted.stderr.read().decode()
+        finally:
+            untrusted.kill()
+        insecure = runClient("127.0.0.1", port, "--tls", "--insecure", input=b"anyway\n")
+        assert insecure.returncode == 0, insecure.stderr
+        assert "> anyway" in insecure.stdout.decode()
+        assert "certificate is not checked" in insecure.stderr.decode()
     finally:
         daemon.stop()
 

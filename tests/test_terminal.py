@@ -4,6 +4,8 @@ The client on a terminal, against the real daemon: what a person sees and types.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import termios
 import threading
@@ -122,3 +124,17 @@ def test_terminalIsRestoredWhenTheServerGoes(daemons, terminals) -> None:
     assert client.wait() == 1
     assert termios.tcgetattr(client.slave) == client.modeBefore
     assert b"closed the connection" in client.process.stderr.read()
+
+
+def test_aResizeKeepsTheInputLine(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "resizer")
+    client.waitFor(lambda: client.inputLine() == "resizer #lobby>", "the prompt")
+    client.type("typed so far")
+    client.waitFor(lambda: client.inputLine().endswith("typed so far"), "the typing")
+    termios.tcsetwinsize(client.slave, (10, 60))
+    client.screen.resize(10, 60)
+    os.killpg(client.process.pid, signal.SIGWINCH)
+    other(daemon, "bob").send("after the resize")
+    client.waitForText("<bob> after the resize")
+    assert client.inputLine() == "resizer #lobby> typed so far"
+    assert client.screen.cursor.x == len("resizer #lobby> typed so far")

@@ -142,7 +142,8 @@ class Session:
         self._connection = None
         if self.quitting and reason.check(ConnectionDone):
             self._finish(None)
-        elif self.quitting or not self.reconnect:
+        elif self.quitting or not self.reconnect or _isTLSError(reason):
+            # A certificate that does not check out will not check out next time either.
             self._finish(self._describe(reason))
         else:
             self.view.notify(f"lost the connection to {self.where}; reconnecting")
@@ -189,7 +190,7 @@ class Session:
             self.view.following(self.nick, self.room)
 
     def _describe(self, reason: Failure) -> str:
-        if any(name.startswith("OpenSSL.") for name in reason.parents):
+        if _isTLSError(reason):
             return f"TLS with {self.where} failed: {reason.getErrorMessage()}"
         if reason.check(ConnectionDone):
             return f"the server at {self.where} closed the connection"
@@ -203,6 +204,10 @@ class Session:
             self.finished.callback(None)
         else:
             self.finished.errback(SessionEnded(problem))
+
+
+def _isTLSError(reason: Failure) -> bool:
+    return any(name.startswith("OpenSSL.") for name in reason.parents)
 
 
 class SessionEnded(Exception):

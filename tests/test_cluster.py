@@ -188,7 +188,8 @@ def test_historyComesFromTheSharedStore(nodes) -> None:
 
 def test_aKilledNodeLeavesWithinTheTtl(nodes) -> None:
     a, b = nodes(), nodes()
-    doomed, survivor = connect(a, "doomed"), connect(b, "survivor")
+    connect(a, "doomed").sock.detach()  # keep the connection open until the node dies
+    survivor = connect(b, "survivor")
     waitUntil(lambda: "doomed" in who(survivor), "b knows doomed")
     a.process.kill()
     began = time.monotonic()

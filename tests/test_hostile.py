@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+
 from daemon import TIMEOUT, LineSocket, joinAs as connect
 
 
@@ -40,6 +41,8 @@ def test_nonReadingClientIsCutOffWhileTheOthersGetEverything(daemons) -> None:
         assert [line for line in lines if line.startswith("<sender> ")] == expected
         assert "*** stalled has quit (SendQ exceeded)" in lines
     daemon.waitForLog(r"\(stalled\) aborted: SendQ exceeded")
+    with pytest.raises(ConnectionResetError):  # held open, never read, and then cut off
+        stalled.readAll()
 
 
 def test_megabyteWithoutNewlineIsDisconnected(daemons) -> None:

@@ -4,7 +4,6 @@ Hostile and broken clients, in memory: every limit and what the client sees at i
 
 from __future__ import annotations
 
-import pytest
 from twisted.internet.error import ConnectionLost
 from twisted.logger import globalLogPublisher
 

@@ -105,7 +105,9 @@ class ChatProtocol(LineReceiver):
     One connected user.  Lines end in C{\\n} or C{\\r\\n}, so that a bare C{nc} works.
 
     The input side splits each chunk once, holds lines back (and stops reading the socket)
-    while the connection is over its flood limit, and discards overlong lines whole.
+    while the connection is over its flood limit or a command waits for the cluster, and
+    discards overlong lines whole.  The output side is the factory's L{LineFanout}: what the
+    client is owed is written once a reactor turn, by L{writePending}.
     """
 
     delimiter = b"\n"

@@ -193,6 +193,7 @@ class ClusterLink(service.Service):
             leaving = defer.gatherResults(
                 [
                     redis.delete(self.prefix + f"alive:{self.node}"),
+                    redis.delete(self.prefix + f"members:{self.node}"),
                     redis.srem(self.prefix + "nodes", self.node),
                 ],
                 consumeErrors=True,
@@ -325,7 +326,10 @@ class ClusterLink(service.Service):
                 continue
             for nick, room in (await redis.hgetall(prefix + f"members:{node}")).items():
                 seen.add(foldNick(nick))
-                self._remote(nick, node, lambda proxy, room=room: self._seat(proxy, room))
+                try:
+                    self._remote(nick, node, lambda proxy, room=room: self._seat(proxy, room))
+                except ChatError as e:  # both sides took one nick while the link was down
+                    self.log.warn("Not seating {nick} of node {node}: {why}", nick=nick, node=node, why=str(e))
         for member in self.hub.members():
             if isRemote(member) and foldNick(member.nick) not in seen:
                 self.hub.disconnect(member, "Left while the link was down")

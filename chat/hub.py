@@ -212,8 +212,12 @@ class Hub:
         if nick == member.nick:
             return defer.succeed(None)
         self._checkFree(member, nick)
-        if isRemote(member):
+        if isRemote(member) or foldNick(nick) == foldNick(member.nick):
+            # A remote member's server has the nick already; a change of case keeps it.
+            old = member.nick
             self._rename(member, nick)
+            if not isRemote(member):
+                self.relay.publish(events.NickChanged(old, nick))
             return defer.succeed(None)
 
         def claimed(free: bool) -> None:

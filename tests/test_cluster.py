@@ -135,6 +135,11 @@ def test_privateMessagesAndNicksAcrossNodes(nodes) -> None:
     waitUntil(lambda: "alicia" in who(carol), "the rename reaches b")
     carol.send("/nick alice")
     assert carol.readUntil("now known as alice")[-1] == "*** carol is now known as alice"
+    carol.send("/nick Alice")  # a change of case keeps the nick
+    assert carol.readUntil("Alice")[-1] == "*** alice is now known as Alice"
+    waitUntil(lambda: "Alice" in who(alice), "the change of case reaches a")
+    alice.send("/nick ALICE")
+    assert alice.readUntil("ALICE")[-1] == "!!! The nick ALICE is taken"
 
 
 def test_twoClaimsOnOneNickExactlyOneWins(nodes) -> None:

@@ -248,3 +248,14 @@ def test_redisWithAPassword(daemons, tmp_path) -> None:
         assert bob.readUntil("behind a password")[-1] == "<alice> behind a password"
     finally:
         redis.kill()
+
+
+def test_aStoppedNodesPeopleLeaveAtOnce(nodes) -> None:
+    a, b = nodes(), nodes()
+    connect(a, "leaving").sock.detach()  # open until the node stops
+    stayer = connect(b, "stayer")
+    waitUntil(lambda: "leaving" in who(stayer), "b knows leaving")
+    assert a.terminate() == 0
+    assert stayer.readUntil("leaving has quit")[-1] == "*** leaving has quit (Server shutting down)"
+    stayer.send("/nick leaving")
+    assert stayer.readUntil("now known as leaving")[-1] == "*** stayer is now known as leaving"

@@ -4,13 +4,14 @@ The real C{twistd chat} over real loopback sockets, with raw sockets and the rea
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from daemon import TWISTD, ROOT, LineSocket, joinAs, runClient, startDaemon
+from daemon import ROOT, TIMEOUT, TWISTD, LineSocket, joinAs, runClient, startDaemon
 
 
 @pytest.fixture
@@ -236,3 +237,14 @@ def test_clientReconnectsWithItsNickAndRoom(tmp_path) -> None:
     finally:
         client.kill()
         daemon.stop()
+
+
+def test_theInstalledPackageHasTheClient(tmp_path) -> None:
+    # From outside the checkout, so that only the installed package can answer.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chat.client", "--help"],
+        capture_output=True, cwd=tmp_path, env=env, timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"--no-reconnect" in result.stdout

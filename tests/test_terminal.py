@@ -107,11 +107,12 @@ def test_hostileServerCannotDriveTheTerminal(terminals) -> None:
     assert any("^[[2J^[]0;pwned^G" in line for line in client.lines())
 
 
-def test_ctrlDLeavesAndRestoresTheTerminal(daemon, terminals) -> None:
+@pytest.mark.parametrize("key", [b"\x04", b"\x03"], ids=["ctrl-d", "ctrl-c"])
+def test_ctrlDOrCLeavesAndRestoresTheTerminal(daemon, terminals, key) -> None:
     client = terminals("127.0.0.1", str(daemon.ports[0]))
     client.waitFor(lambda: client.inputLine().endswith("#lobby>"), "the prompt")
     assert termios.tcgetattr(client.slave) != client.modeBefore  # raw while it runs
-    client.type("\x04")
+    client.type(key)
     assert client.wait() == 0
     assert termios.tcgetattr(client.slave) == client.modeBefore
 

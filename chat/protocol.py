@@ -154,6 +154,7 @@ class ChatProtocol(LineReceiver):
         self.factory.clientConnected(self)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._pending = b""  # nothing more to do for this client, even if a command was waiting
         if self._floodWait is not None and self._floodWait.active():
             self._floodWait.cancel()
         self.factory.clientDisconnected(self, reason)

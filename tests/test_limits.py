@@ -4,6 +4,7 @@ Hostile and broken clients, in memory: every limit and what the client sees at i
 
 from __future__ import annotations
 
+from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
 from twisted.logger import globalLogPublisher
 
@@ -286,3 +287,38 @@ def test_connectionThatVanishesMidBroadcast() -> None:
     assert server.factory.clients == {alice.protocol, carol.protocol}
     bob.disconnect()
     assert carol.received() == []
+
+
+class SlowRelay:
+    """
+    A cluster relay whose nick claims wait until the test answers them.
+    """
+
+    def __init__(self) -> None:
+        self.claims: list[defer.Deferred[bool]] = []
+
+    def publish(self, event) -> None:
+        pass
+
+    def release(self, nick: str) -> None:
+        pass
+
+    def claim(self, nick: str) -> defer.Deferred[bool]:
+        self.claims.append(defer.Deferred())
+        return self.claims[-1]
+
+
+def test_linesWaitForACommandThatWaits() -> None:
+    server = FakeServer(limits=NO_FLOOD)
+    alice, bob = server.connectMany("alice", "bob")
+    server.hub.relay = relay = SlowRelay()
+    alice.protocol.dataReceived(b"/nick alicia\nsaid as alicia\n")
+    assert bob.received() == []
+    assert alice.transport.producerState == "paused"
+    relay.claims[0].callback(True)
+    assert bob.received() == ["*** alice is now known as alicia", "<alicia> said as alicia"]
+    assert alice.transport.producerState == "producing"
+    alice.protocol.dataReceived(b"/nick ally\nnever said\n")
+    alice.disconnect()
+    relay.claims[1].callback(True)
+    assert bob.received() == ["*** alicia has quit (Connection closed)"]

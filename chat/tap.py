@@ -118,6 +118,17 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
+        # Parse the endpoints now, so that a typo is a usage error rather than a traceback
+        # from makeService; parsing needs no reactor.
+        for option, parse, descriptions in (
+            ("--port", serverFromString, self["ports"]),
+            ("--redis", clientFromString, [self["redis"]] if self["redis"] else []),
+        ):
+            for description in descriptions:
+                try:
+                    parse(None, description)
+                except Exception as e:
+                    raise usage.UsageError(f"{option} {description}: {e}") from None
         try:
             self["default-room"] = checkRoom(self["default-room"])
         except InvalidName as e:

@@ -47,6 +47,10 @@ def test_motdFile(tmp_path) -> None:
         ["--motd", "/nonexistent/motd"],
         ["--shutdown-grace", "0"],
         ["--default-room", "bad room"],
+        ["--port", "bogus:1"],
+        ["--port", "ssl:0:privateKey=/nonexistent.pem"],
+        ["--redis", "tcp:127.0.0.1"],
+        ["--redis", "bogus:1"],
     ],
 )
 def test_badOptions(argv) -> None:

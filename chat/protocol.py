@@ -11,27 +11,21 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from twisted.internet import defer, tcp
+from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import (
-    IAddress,
-    IDelayedCall,
-    IPushProducer,
-    IReactorTime,
-    ITransport,
-)
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import ServerFactory, connectionDone
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
-from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from chat import events
 from chat.commands import execute
 from chat.fanout import Batch, LineFanout, takeOutput
 from chat.hub import Hub
 from chat.limits import Limits, TokenBucket
+from chat.sending import SendQueue, writeNow
 from chat.wire import encode
 
 _HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
@@ -46,58 +40,6 @@ def describePeer(address: IAddress) -> str:
     if host is None:
         return "unix"
     return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
-
-
-def writeNow(transport: ITransport, data: bytes) -> None:
-    """
-    C{transport.write(data)}, but on a TCP or UNIX connection with nothing buffered, send at
-    once and buffer only what the socket did not take.
-
-    C{FileDescriptor.write} always buffers and waits for the reactor to report the socket
-    writable: two C{epoll_ctl} calls and a trip through the reactor per write, which cost more
-    than the C{send} itself when each client gets one write a turn.
-    """
-    if (
-        isinstance(transport, tcp.Connection)
-        and transport.connected
-        and not transport.disconnecting
-        and not transport.dataBuffer
-        and not transport._tempDataLen
-    ):
-        try:
-            sent = transport.socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # the connection is going; the reactor will see it on its next read
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
-
-
-@implementer(IPushProducer)
-class SendQueue:
-    """
-    Registered as the producer of a connection's transport, which pauses it when its write
-    buffer fills: from then until the buffer drains, C{queued} counts what else is written.
-    """
-
-    __slots__ = ("blocked", "queued")
-
-    def __init__(self) -> None:
-        self.blocked = False
-        self.queued = 0
-
-    def pauseProducing(self) -> None:
-        self.blocked = True
-
-    def resumeProducing(self) -> None:
-        self.blocked = False
-        self.queued = 0
-
-    def stopProducing(self) -> None:
-        pass
 
 
 class ChatProtocol(LineReceiver):

@@ -239,7 +239,7 @@ def test_clientReconnectsWithItsNickAndRoom(tmp_path) -> None:
         daemon.stop()
 
 
-def test_theInstalledPackageHasTheClient(tmp_path) -> None:
+def test_theInstalledPackageHasEverySubpackage(tmp_path) -> None:
     # From outside the checkout, so that only the installed package can answer.
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     result = subprocess.run(
@@ -248,3 +248,8 @@ def test_theInstalledPackageHasTheClient(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert b"--no-reconnect" in result.stdout
+    cluster = subprocess.run(
+        [sys.executable, "-c", "import chat.cluster.link"],
+        capture_output=True, cwd=tmp_path, env=env, timeout=TIMEOUT,
+    )
+    assert cluster.returncode == 0, cluster.stderr

@@ -1,29 +1,9 @@
 """
-Several servers, one chat: the hub's L{chat.relay.Relay} over Redis.
-
-Every server (a node) publishes what its own members do on one Redis channel and plays what
-the others publish back into its hub as L{RemoteMember}s, so that rooms, C{/who}, C{/rooms},
-private messages and nick uniqueness span the cluster.  In Redis, under C{chat:DB:}:
-
-- channel C{events}: one JSON object a message, C{{"node": ID, "event": KIND, ...fields}};
-  one publishing connection a node keeps each node's events in order;
-- C{nick:NICK} (the folded nick): the node holding it, taken with C{SET NX}, so that of two
-  members claiming one nick on two nodes at once exactly one wins;
-- C{nodes}: the set of node ids; C{alive:ID}: a key with a TTL that its node refreshes
-  every third of it; C{members:ID}: a hash of its members' nicks and rooms.  A node whose
-  C{alive} key has expired is dead: the first node to notice removes its members (their rooms
-  hear them quit) and frees their nicks;
-- C{history:ROOM}: the room's last lines, capped, which a node loads when it (re)joins the
-  cluster; C{topic:ROOM}: its topic.
-
-When Redis goes away, each node goes on serving its own members, says so once, reconnects
-with backoff (txredisapi's), and when it is back subscribes again, republishes its members
-and reloads the others'.
+L{ClusterLink}: the hub's relay through Redis (see L{chat.cluster}).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +16,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from chat import events
+from chat.cluster.connections import CommandConnection, SubscriberConnection
+from chat.cluster.messages import MalformedEvent, decodeEvent, encodeEvent
 from chat.hub import ChatError, Hub
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
@@ -44,89 +26,6 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-
-# Each kind of event on the channel, with its fields and their types.
-_KINDS: dict[str, tuple[type, dict[str, type]]] = {
-    "join": (events.Joined, {"room": str, "nick": str}),
-    "part": (events.Left, {"room": str, "nick": str}),
-    "quit": (events.Quit, {"nick": str, "reason": str}),
-    "nick": (events.NickChanged, {"old": str, "new": str}),
-    "say": (events.Said, {"room": str, "nick": str, "text": str, "time": float, "action": bool}),
-    "topic": (events.TopicChanged, {"room": str, "nick": str, "topic": str}),
-    "msg": (events.PrivateMessage, {"sender": str, "recipient": str, "text": str}),
-}
-_KIND_OF = {cls: kind for kind, (cls, _) in _KINDS.items()}
-
-
-class MalformedEvent(ValueError):
-    pass
-
-
-def encodeEvent(node: str, event: events.Event) -> str:
-    kind = _KIND_OF[type(event)]
-    fields = {name: getattr(event, name) for name in _KINDS[kind][1]}
-    return json.dumps({"node": node, "event": kind, **fields})
-
-
-def decodeEvent(message: str | bytes) -> tuple[str, events.Event]:
-    """
-    The node and the event in a message from the channel, or L{MalformedEvent}.
-    """
-    try:
-        data = json.loads(message)
-        node, kind = data["node"], data["event"]
-        cls, fields = _KINDS[kind]
-        values = {}
-        for name, wanted in fields.items():
-            value = data[name]
-            if wanted is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, wanted) or (wanted is not bool and isinstance(value, bool)):
-                raise TypeError(name)
-            values[name] = value
-        if not isinstance(node, str):
-            raise TypeError("node")
-    except (ValueError, KeyError, TypeError) as e:
-        raise MalformedEvent(f"{e.__class__.__name__}: {e}") from None
-    return node, cls(**values)
-
-
-class _Commands(txredisapi.RedisProtocol):
-    """
-    The connection that publishes and runs commands.
-    """
-
-    def connectionMade(self):
-        started = super().connectionMade()
-        self.whenConnected().addCallback(self.factory.link._commandsUp)
-        return started
-
-    def connectionLost(self, why):
-        super().connectionLost(why)
-        self.factory.link._commandsDown(self)
-
-
-class _Subscriber(txredisapi.SubscriberProtocol):
-    """
-    The connection that listens to the channel.
-    """
-
-    def connectionMade(self):
-        started = super().connectionMade()
-        self.whenConnected().addCallback(self._subscribe)
-        return started
-
-    def _subscribe(self, _: object) -> None:
-        link = self.factory.link
-        self.subscribe(link.channel).addCallback(lambda _: link._subscribed(self))
-
-    def messageReceived(self, pattern, channel, message):
-        self.factory.link._received(message)
-
-    def connectionLost(self, why):
-        super().connectionLost(why)
-        self.factory.link._subscriberDown(self)
-
 
 class ClusterLink(service.Service):
     """
@@ -157,17 +56,17 @@ class ClusterLink(service.Service):
         self.prefix = f"chat:{db}:"
         self.channel = self.prefix + "events"
         self.linked = False
-        self._commands: _Commands | None = None
-        self._subscriber: _Subscriber | None = None
+        self._commands: CommandConnection | None = None
+        self._subscriber: SubscriberConnection | None = None
         self._backlog: list[str | bytes] | None = None
         self._everLinked = False
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
         self._factories: list[txredisapi.RedisFactory] = []
         commands = txredisapi.RedisFactory(None, db, 1, isLazy=True, password=password)
-        commands.protocol = _Commands
+        commands.protocol = CommandConnection
         subscriber = txredisapi.SubscriberFactory(isLazy=True)
-        subscriber.protocol = _Subscriber
+        subscriber.protocol = SubscriberConnection
         subscriber.password = password
         for factory in (commands, subscriber):
             factory.link = self
@@ -245,22 +144,22 @@ class ClusterLink(service.Service):
         if self.linked and redis is not None:
             redis.eval(_RELEASE, [self._nickKey(nick)], [self.node]).addErrback(self._commandFailed)
 
-    # The Redis connections
+    # The Redis connections (L{chat.cluster.connections}) call these
 
-    def _commandsUp(self, redis: _Commands) -> None:
+    def commandsUp(self, redis: CommandConnection) -> None:
         self._commands = redis
         self._maybeLinked()
 
-    def _subscribed(self, subscriber: _Subscriber) -> None:
+    def subscribed(self, subscriber: SubscriberConnection) -> None:
         self._subscriber = subscriber
         self._maybeLinked()
 
-    def _commandsDown(self, redis: _Commands) -> None:
+    def commandsDown(self, redis: CommandConnection) -> None:
         if redis is self._commands:
             self._commands = None
             self._unlinked()
 
-    def _subscriberDown(self, subscriber: _Subscriber) -> None:
+    def subscriberDown(self, subscriber: SubscriberConnection) -> None:
         if subscriber is self._subscriber:
             self._subscriber = None
             self._unlinked()
@@ -276,7 +175,7 @@ class ClusterLink(service.Service):
         self.linked = True
         backlog, self._backlog = self._backlog or [], None
         for message in backlog:
-            self._received(message)
+            self.received(message)
         if self._everLinked:
             self.log.info("Cluster link to {redis} is back", redis=self.where)
             self.hub.broadcastNotice("The link to the other servers is back")
@@ -300,7 +199,7 @@ class ClusterLink(service.Service):
             "The link to the other servers is down: you reach only people on this server for now"
         )
 
-    async def _sync(self, redis: _Commands) -> None:
+    async def _sync(self, redis: CommandConnection) -> None:
         """
         Publish who is here, and load who is elsewhere, the topics and the histories.
         """
@@ -348,7 +247,7 @@ class ClusterLink(service.Service):
             room.history.clear()
             room.history.extend(said for said in history if isinstance(said, events.Said))
 
-    async def _reap(self, redis: _Commands, node: str) -> None:
+    async def _reap(self, redis: CommandConnection, node: str) -> None:
         """
         Remove the dead C{node}'s members, here and in Redis.
         """
@@ -371,14 +270,14 @@ class ClusterLink(service.Service):
         )
         defer.ensureDeferred(self._reapDead(redis)).addErrback(self._commandFailed)
 
-    async def _reapDead(self, redis: _Commands) -> None:
+    async def _reapDead(self, redis: CommandConnection) -> None:
         for node in await redis.smembers(self.prefix + "nodes"):
             if node != self.node and not await redis.exists(self.prefix + f"alive:{node}"):
                 await self._reap(redis, node)
 
     # Events from the other nodes
 
-    def _received(self, message: str | bytes) -> None:
+    def received(self, message: str | bytes) -> None:
         if self._backlog is not None:
             self._backlog.append(message)
             return

@@ -63,8 +63,12 @@ async def run(reactor, options: argparse.Namespace, interactive: bool) -> None:
         fail(f"cannot connect to {where}: {e}")
     if interactive:
         terminal = ServerProtocol(lambda: view)
-        resize = lambda width, height: reactor.callLater(0, view.terminalSize, width, height)
-        with rawTerminal(sys.stdin.fileno(), resize):
+
+        def resized(width: int, height: int) -> None:
+            # From a signal handler: redraw on the next reactor turn, not in the middle of one.
+            reactor.callLater(0, view.terminalSize, width, height)
+
+        with rawTerminal(sys.stdin.fileno(), resized):
             stdio.StandardIO(terminal, reactor=reactor)
             size = os.get_terminal_size(sys.stdin.fileno())
             view.terminalSize(size.columns, size.lines)

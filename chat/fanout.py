@@ -96,8 +96,7 @@ class LineFanout:
                 else:  # the common case, inlined: the member's first output this turn
                     member.pendingOutput = [batch]
                     self._waiting.append(member)
-            if self._flushing is None:
-                self._flushing = self._clock.callLater(0, self.flush)
+            self._flushSoon()
         batch.lines.append(data)
 
     def toEach(self, members: Iterable[Recipient], event: events.Event) -> None:
@@ -113,13 +112,19 @@ class LineFanout:
         if queued is None:
             member.pendingOutput = [item]
             self._waiting.append(member)
-            if self._flushing is None:
-                self._flushing = self._clock.callLater(0, self.flush)
+            self._flushSoon()
             return
         last = queued[-1]
         if type(last) is Batch:
             last.closed = True  # this member is owed something after it now
         queued.append(item)
+
+    def _flushSoon(self) -> None:
+        """
+        Flush when this reactor turn ends, before the reactor sleeps again.
+        """
+        if self._flushing is None:
+            self._flushing = self._clock.callLater(0, self.flush)
 
     def flush(self) -> None:
         """

@@ -198,7 +198,7 @@ class Hub:
         self._tell(self._peers(rooms), quit)
         if not isRemote(member):
             self.relay.release(member.nick)
-            self.relay.publish(quit)
+        self._publish(member, quit)
         for room in rooms:
             self._removeIfEmpty(room)
 
@@ -216,8 +216,7 @@ class Hub:
             # A remote member's server has the nick already; a change of case keeps it.
             old = member.nick
             self._rename(member, nick)
-            if not isRemote(member):
-                self.relay.publish(events.NickChanged(old, nick))
+            self._publish(member, events.NickChanged(old, nick))
             return defer.succeed(None)
 
         def claimed(free: bool) -> None:
@@ -234,7 +233,7 @@ class Hub:
             old = member.nick
             self._rename(member, nick)
             self.relay.release(old)
-            self.relay.publish(events.NickChanged(old, nick))
+            self._publish(member, events.NickChanged(old, nick))
 
         return self.relay.claim(nick).addCallback(claimed)
 
@@ -291,8 +290,7 @@ class Hub:
         self._memberships[member].append(room)
         joined = events.Joined(room.name, member.nick)
         self._announce(room, member, joined)
-        if not isRemote(member):
-            self.relay.publish(joined)
+        self._publish(member, joined)
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
@@ -306,8 +304,7 @@ class Hub:
         room = self._roomOf(member, name)
         left = events.Left(room.name, member.nick)
         self._announce(room, member, left)
-        if not isRemote(member):
-            self.relay.publish(left)
+        self._publish(member, left)
         room.remove(member)
         self._memberships[member].remove(room)
         self._removeIfEmpty(room)
@@ -335,8 +332,7 @@ class Hub:
         room.topic = self._check(checkTopic, topic)
         changed = events.TopicChanged(room.name, member.nick, room.topic)
         room.broadcast(changed)
-        if not isRemote(member):
-            self.relay.publish(changed)
+        self._publish(member, changed)
 
     # Messages
 
@@ -350,8 +346,7 @@ class Hub:
         if self._historySize:
             room.history.append(said)
         room.broadcast(said)
-        if not isRemote(member):
-            self.relay.publish(said)
+        self._publish(member, said)
 
     def message(self, member: Member, nick: str, text: str) -> None:
         """
@@ -394,6 +389,14 @@ class Hub:
         if member not in room.members:
             raise ChatError(f"You are not in {room.name}")
         return room
+
+    def _publish(self, member: Member, event: events.Event) -> None:
+        """
+        Tell the other servers what C{member} did, if it is one of this server's members:
+        what a remote member did came from its own server.
+        """
+        if not isRemote(member):
+            self.relay.publish(event)
 
     def _isBig(self, room: Room) -> bool:
         return 0 < self.bigRoom <= len(room.members)

@@ -42,6 +42,13 @@ def describePeer(address: IAddress) -> str:
     return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
 
 
+def _rejoin(lines: list[bytes], partial: bytes) -> bytes:
+    """
+    The input not handled yet, as it came: whole C{lines}, then the C{partial} one.
+    """
+    return b"".join(line + b"\n" for line in lines) + partial
+
+
 class ChatProtocol(LineReceiver):
     """
     One connected user.  Lines end in C{\\n} or C{\\r\\n}, so that a bare C{nc} works.
@@ -163,12 +170,12 @@ class ChatProtocol(LineReceiver):
             if self._bucket is not None:
                 wait = self._bucket.take(self.factory.clock.seconds())
                 if wait:
-                    self._pending = b"\n".join(lines[index:]) + b"\n" + partial
+                    self._pending = _rejoin(lines[index:], partial)
                     self._holdInput(wait)
                     return
             self._lineDelimited(line)
             if self._commandWait is not None:  # the next line waits for this one's command
-                self._pending = b"".join(rest + b"\n" for rest in lines[index + 1 :]) + partial
+                self._pending = _rejoin(lines[index + 1 :], partial)
                 self.transport.pauseProducing()
                 return
         self._pending = partial

@@ -205,7 +205,7 @@ class ClusterLink(service.Service):
         """
         prefix = self.prefix
         await redis.sadd(prefix + "nodes", self.node)
-        await redis.set(prefix + f"alive:{self.node}", "1", expire=max(1, round(self.ttl)))
+        await self._refreshPresence(redis)
         await redis.delete(prefix + f"members:{self.node}")
         for member in self.hub.members():
             if isRemote(member):
@@ -216,12 +216,10 @@ class ClusterLink(service.Service):
                     self.log.warn("Nick {nick} is held on node {owner} too", nick=member.nick, owner=owner)
             for room in self.hub.roomsOf(member):
                 await redis.hset(prefix + f"members:{self.node}", member.nick, room.name)
+        await self._reapDead(redis)
         seen: set[str] = set()
         for node in await redis.smembers(prefix + "nodes"):
             if node == self.node:
-                continue
-            if not await redis.exists(prefix + f"alive:{node}"):
-                await self._reap(redis, node)
                 continue
             for nick, room in (await redis.hgetall(prefix + f"members:{node}")).items():
                 seen.add(foldNick(nick))
@@ -265,10 +263,14 @@ class ClusterLink(service.Service):
         redis = self._commands
         if not self.linked or redis is None:
             return
-        redis.set(self.prefix + f"alive:{self.node}", "1", expire=max(1, round(self.ttl))).addErrback(
-            self._commandFailed
-        )
+        self._refreshPresence(redis).addErrback(self._commandFailed)
         defer.ensureDeferred(self._reapDead(redis)).addErrback(self._commandFailed)
+
+    def _refreshPresence(self, redis: CommandConnection) -> defer.Deferred[object]:
+        """
+        Say this node is alive for another L{ttl} seconds.
+        """
+        return redis.set(self.prefix + f"alive:{self.node}", "1", expire=max(1, round(self.ttl)))
 
     async def _reapDead(self, redis: CommandConnection) -> None:
         for node in await redis.smembers(self.prefix + "nodes"):

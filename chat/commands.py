@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.hub import ChatError, Hub, Member
+from chat.names import foldNick
 from chat.text import visible
 
 
@@ -132,7 +133,8 @@ def _rooms(hub: Hub, client: LineClient, argument: str) -> None:
 @_command("/who [ROOM]", "list who is in ROOM, or in your room")
 def _who(hub: Hub, client: LineClient, argument: str) -> None:
     room = hub.room(argument or client.room)
-    nicks = " ".join(member.nick for member in room.members)
+    # In order of nick, not of joining: on a cluster, the order members reach a node varies.
+    nicks = " ".join(sorted((member.nick for member in room.members), key=foldNick))
     _notice(client, f"In {room.name} ({len(room.members)}): {nicks}")
 
 

@@ -211,14 +211,14 @@ def test_rooms() -> None:
 
 def test_who() -> None:
     server = FakeServer()
-    alice, bob, carol = server.connectMany("alice", "bob", "carol")
+    dave, alice, bob, carol = server.connectMany("dave", "alice", "Bob", "carol")
     carol.send("/join dev")
     alice.send("/who")
     alice.send("/who dev")
     alice.send("/who nowhere")
     assert alice.received() == [
         "*** carol has left #lobby",
-        "*** In #lobby (2): alice bob",
+        "*** In #lobby (3): alice Bob dave",  # by nick, whatever the order of joining
         "*** In #dev (1): carol",
         "!!! No such room: nowhere",
     ]

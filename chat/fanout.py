@@ -8,6 +8,11 @@ lines go into a shared L{Batch}, which costs one C{list.append} per line whateve
 the room; each connection collects what it is owed during the turn (batches and lines of its
 own, in order) and gets it in one C{write} when the turn ends, before the reactor sleeps
 again, so batching adds no latency.
+
+Most turns, a member is owed one batch and nothing else, and its socket has room: then the
+flush hands the batch's bytes straight to the member's socket, with no Python call in between.
+This loop runs once per delivery, hundreds of thousands of times a second under load, and each
+call or list it saves shows in the server's CPU.
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ class Batch:
     room's membership has not changed.
     """
 
-    __slots__ = ("lines", "generation", "closed", "_data")
+    __slots__ = ("lines", "generation", "closed", "firsts", "_data")
 
     def __init__(self, generation: int) -> None:
         self.lines: list[bytes] = []
         self.generation = generation
         self.closed = False
+        self.firsts: list[Recipient] = []  # the members this batch is the first thing owed to
         self._data: bytes | None = None
 
     def data(self) -> bytes:
@@ -47,15 +53,31 @@ class Batch:
         return self._data
 
 
+class Outlet(Protocol):
+    """
+    Where bytes go at once: a socket.
+    """
+
+    def send(self, data: bytes) -> int: ...
+
+
 class Recipient(Member, Protocol):
     """
-    A member with an output queue: L{LineFanout} fills C{pendingOutput} and calls
-    L{writePending} when the turn ends.
+    A member with an output queue: L{LineFanout} fills C{pendingOutput} (a lone L{Batch}, in
+    the common case, or a list) and calls L{writePending} when the turn ends.
+
+    @ivar outlet: set only while nothing is buffered for the member: its socket, whose C{send}
+        takes bytes at once and says how many it took (or raises L{OSError} for none).
+        L{LineFanout} then writes a lone batch itself, and hands what was not taken to
+        L{sendRest}.
     """
 
-    pendingOutput: list[bytes | Batch] | None
+    pendingOutput: Batch | list[bytes | Batch] | None
+    outlet: Outlet | None
 
     def writePending(self) -> None: ...
+
+    def sendRest(self, data: bytes) -> None: ...
 
 
 def takeOutput(recipient: Recipient) -> bytes:
@@ -66,6 +88,8 @@ def takeOutput(recipient: Recipient) -> bytes:
     recipient.pendingOutput = None
     if not queued:
         return b""
+    if type(queued) is Batch:
+        return queued.data()
     if len(queued) == 1:
         (item,) = queued
         return item if type(item) is bytes else item.data()
@@ -79,7 +103,8 @@ class LineFanout:
 
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
-        self._waiting: list[Recipient] = []
+        self._waiting: list[Recipient] = []  # members whose first output this turn is not a batch
+        self._fresh: list[Batch] = []  # this turn's batches that are someone's first output
         self._batches: dict[Room, Batch] = {}
         self._flushing: IDelayedCall | None = None
 
@@ -89,13 +114,16 @@ class LineFanout:
         if batch is None or batch.closed or batch.generation != room.generation:
             batch = self._batches[room] = Batch(room.generation)
             queue = self._queue
+            first = batch.firsts.append
             for member in members:
                 queued = member.pendingOutput
                 if queued:
                     queue(member, batch)
                 else:  # the common case, inlined: the member's first output this turn
-                    member.pendingOutput = [batch]
-                    self._waiting.append(member)
+                    member.pendingOutput = batch
+                    first(member)
+            if batch.firsts:
+                self._fresh.append(batch)
             self._flushSoon()
         batch.lines.append(data)
 
@@ -114,9 +142,13 @@ class LineFanout:
             self._waiting.append(member)
             self._flushSoon()
             return
+        if type(queued) is Batch:
+            queued.closed = True  # this member is owed something after it now
+            member.pendingOutput = [queued, item]
+            return
         last = queued[-1]
         if type(last) is Batch:
-            last.closed = True  # this member is owed something after it now
+            last.closed = True
         queued.append(item)
 
     def _flushSoon(self) -> None:
@@ -132,7 +164,24 @@ class LineFanout:
         """
         self._flushing = None
         self._batches.clear()
+        fresh, self._fresh = self._fresh, []
         waiting, self._waiting = self._waiting, []
+        for batch in fresh:
+            data = batch.data()
+            size = len(data)
+            for member in batch.firsts:
+                outlet = member.outlet
+                if outlet is None or member.pendingOutput is not batch:
+                    if member.pendingOutput is not None:  # else written already, by a close
+                        member.writePending()
+                    continue
+                member.pendingOutput = None
+                try:  # ChatProtocol.writePending, inlined
+                    sent = outlet.send(data)
+                except OSError:
+                    sent = 0
+                if sent != size:
+                    member.sendRest(data[sent:])
         for member in waiting:
             if member.pendingOutput is not None:
                 member.writePending()

@@ -385,7 +385,11 @@ class Hub:
             del self._rooms[foldRoom(room.name)]
 
     def _roomOf(self, member: Member, name: str) -> Room:
-        room = self.room(name)
+        # Usually C{name} is the member's room, spelt as the hub spells it: a line in a room
+        # then costs one lookup, not a check of the name.
+        room = self._rooms.get(foldRoom(name))
+        if room is None:
+            room = self.room(name)
         if member not in room.members:
             raise ChatError(f"You are not in {room.name}")
         return room

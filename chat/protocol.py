@@ -22,10 +22,10 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.commands import execute
-from chat.fanout import Batch, LineFanout, takeOutput
+from chat.fanout import Batch, LineFanout, Outlet, takeOutput
 from chat.hub import Hub
 from chat.limits import Limits, TokenBucket
-from chat.sending import SendQueue, writeNow
+from chat.sending import SendQueue, idleSocket
 from chat.wire import encode
 
 _HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
@@ -62,7 +62,8 @@ class ChatProtocol(LineReceiver):
     delimiter = b"\n"
     factory: ChatFactory
     fanout: LineFanout
-    pendingOutput: list[bytes | Batch] | None = None
+    pendingOutput: Batch | list[bytes | Batch] | None = None
+    outlet: Outlet | None = None
     _nick = ""
     room = ""
     peer = ""
@@ -103,6 +104,7 @@ class ChatProtocol(LineReceiver):
         self.factory.clientConnected(self)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.outlet = None
         self._pending = b""  # nothing more to do for this client, even if a command was waiting
         if self._floodWait is not None and self._floodWait.active():
             self._floodWait.cancel()
@@ -116,6 +118,7 @@ class ChatProtocol(LineReceiver):
         Close once what was delivered so far has been sent.
         """
         self.writePending()
+        self.outlet = None
         if self._sendQueue is not None:
             self.transport.unregisterProducer()
             self._sendQueue = None
@@ -137,6 +140,7 @@ class ChatProtocol(LineReceiver):
         if self._aborted:
             return
         self._aborted = True
+        self.outlet = None
         self.closeReason = reason
         self.factory.log.warn("{peer} ({nick}) aborted: {why}", peer=self.peer, nick=self.nick, why=reason)
         self.transport.abortConnection()
@@ -289,10 +293,28 @@ class ChatProtocol(LineReceiver):
                 if queue.queued > self.limits.maxSendQ:
                     self.abort("SendQ exceeded")
                     return
-            writeNow(self.transport, data)
+            outlet = self.outlet
+            if outlet is None and not self.transport.disconnecting:
+                outlet = self.outlet = idleSocket(self.transport)
+            if outlet is None:
+                self.transport.write(data)
+                return
+            try:
+                sent = outlet.send(data)
+            except OSError:  # none taken; if the connection is going, the reactor will see
+                sent = 0
+            if sent != len(data):
+                self.sendRest(data[sent:])
         except Exception:
             self.factory.log.failure("Writing to {peer}", peer=self.peer)
             self.abort("Internal error")
+
+    def sendRest(self, data: bytes) -> None:
+        """
+        Buffer what the socket did not take; until that drains, write through the transport.
+        """
+        self.outlet = None
+        self.transport.write(data)
 
 
 class ChatFactory(ServerFactory):

@@ -9,11 +9,13 @@ from twisted.internet import tcp
 from twisted.internet.interfaces import IPushProducer, ITransport
 from zope.interface import implementer
 
+from chat.fanout import Outlet
 
-def writeNow(transport: ITransport, data: bytes) -> None:
+
+def idleSocket(transport: ITransport) -> Outlet | None:
     """
-    C{transport.write(data)}, but on a TCP or UNIX connection with nothing buffered, send at
-    once and buffer only what the socket did not take.
+    The socket of C{transport} if bytes may go straight to it now: a TCP or UNIX connection,
+    open, with nothing buffered.
 
     C{FileDescriptor.write} always buffers and waits for the reactor to report the socket
     writable: two C{epoll_ctl} calls and a trip through the reactor per write, which cost more
@@ -26,16 +28,8 @@ def writeNow(transport: ITransport, data: bytes) -> None:
         and not transport.dataBuffer
         and not transport._tempDataLen
     ):
-        try:
-            sent = transport.socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # the connection is going; the reactor will see it on its next read
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
+        return transport.socket
+    return None
 
 
 @implementer(IPushProducer)

@@ -5,7 +5,7 @@ order, none lost, merged or split, in one write.
 
 from __future__ import annotations
 
-from chat import fanout
+from chat import fanout, protocol
 from chat.limits import Limits
 from helpers import FakeServer
 
@@ -127,3 +127,102 @@ def test_bigRoomsAnnounceOnlyToTheMemberConcerned() -> None:
     assert alice.received() == []
     alice.send("/join small")
     assert carol.received() == ["*** alice has joined #small"]  # #small is not big
+
+
+class FakeSocket:
+    """
+    Stands for a connection's socket: takes at most C{room} bytes a C{send}, or none at all
+    (L{BlockingIOError}) when C{room} is 0.
+    """
+
+    def __init__(self, room: int = 1 << 20) -> None:
+        self.room = room
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        if not self.room:
+            raise BlockingIOError()
+        self.sent.append(data[: self.room])
+        return len(self.sent[-1])
+
+
+def withSockets(monkeypatch, clients, **rooms: int) -> dict[str, FakeSocket]:
+    """
+    Give each client a L{FakeSocket}, idle (open to a direct send) while nothing is buffered
+    in its transport, as a real connection's socket is.
+    """
+    sockets: dict[object, FakeSocket] = {}
+    for client in clients:
+        nick = client.protocol.nick
+        sockets[client.transport] = sockets[nick] = FakeSocket(rooms.get(nick, 1 << 20))
+        client.protocol.outlet = None
+    monkeypatch.setattr(
+        protocol, "idleSocket", lambda transport: None if transport.value() else sockets[transport]
+    )
+    return sockets
+
+
+def arrived(client, socket: FakeSocket) -> list[str]:
+    """
+    Every line the client got, straight from the socket or through the transport's buffer.
+    """
+    client.protocol.factory.clock.advance(0)
+    data = b"".join(socket.sent) + client.transport.value()
+    socket.sent.clear()
+    client.transport.clear()
+    return data.decode().splitlines()
+
+
+def test_anIdleSocketGetsEachTurnInOneSend(monkeypatch) -> None:
+    server = FakeServer(limits=NO_FLOOD)
+    clients = server.connectMany("alice", "bob", "carol")
+    sockets = withSockets(monkeypatch, clients)
+    alice = clients[0]
+    alice.send("one")
+    alice.send("two")
+    server.clock.advance(0)
+    alice.send("three")
+    server.clock.advance(0)
+    for client in clients:
+        assert client.transport.value() == b""  # nothing went through the transport
+        assert sockets[client.protocol.nick].sent == [
+            b"<alice> one\r\n<alice> two\r\n",
+            b"<alice> three\r\n",
+        ]
+
+
+def test_whatASocketDoesNotTakeWaitsInOrder(monkeypatch) -> None:
+    server = FakeServer(limits=NO_FLOOD)
+    alice, bob = server.connectMany("alice", "bob")
+    sockets = withSockets(monkeypatch, [alice, bob])
+    alice.send("zero")
+    assert arrived(bob, sockets["bob"]) == ["<alice> zero"]
+    sockets["bob"].room = 5
+    alice.send("one")
+    server.clock.advance(0)
+    assert sockets["bob"].sent == [b"<alic"]
+    assert bob.transport.value() == b"e> one\r\n"
+    alice.send("two")
+    alice.send("/msg bob three")
+    server.clock.advance(0)
+    assert sockets["bob"].sent == [b"<alic"]  # later lines queue behind the buffered rest
+    assert arrived(bob, sockets["bob"]) == ["<alice> one", "<alice> two", "*alice* three"]
+    alice.send("four")  # the buffer drained: straight to the socket again
+    server.clock.advance(0)
+    assert sockets["bob"].sent == [b"<alic"]
+    assert arrived(bob, sockets["bob"]) == ["<alice> four"]
+    assert arrived(alice, sockets["alice"]) == [
+        "<alice> zero",
+        "<alice> one", "<alice> two", "-> *bob* three", "<alice> four"
+    ]
+
+
+def test_aFullSocketBuffersEverything(monkeypatch) -> None:
+    server = FakeServer(limits=NO_FLOOD)
+    alice, bob = server.connectMany("alice", "bob")
+    sockets = withSockets(monkeypatch, [alice, bob], bob=0)
+    alice.send("one")
+    alice.send("two")
+    server.clock.advance(0)
+    assert sockets["bob"].sent == []
+    assert bob.transport.value() == b"<alice> one\r\n<alice> two\r\n"

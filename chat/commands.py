@@ -65,11 +65,6 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
     A refusal becomes one error line to the client.  A command that has to wait (for the
     cluster to grant a nick) returns a L{defer.Deferred} that fires when it is done.
     """
-
-    def refused(failure: Failure) -> None:
-        failure.trap(ChatError)
-        client.deliver(events.Error(str(failure.value)))
-
     try:
         if line.startswith("//"):
             hub.say(client, client.room, line[1:])
@@ -83,12 +78,17 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
                 raise ChatError(f"Usage: {command.usage}")
             waiting = command.run(hub, client, argument)
             if waiting is not None:
-                return waiting.addErrback(refused)
+                return waiting.addErrback(_refused, client)
         elif line.strip():
             hub.say(client, client.room, line)
     except ChatError as e:
         client.deliver(events.Error(str(e)))
     return None
+
+
+def _refused(failure: Failure, client: LineClient) -> None:
+    failure.trap(ChatError)
+    client.deliver(events.Error(str(failure.value)))
 
 
 def _notice(client: LineClient, text: str) -> None:

@@ -59,11 +59,12 @@ class ChatProtocol(LineReceiver):
     client is owed is written once a reactor turn, by L{writePending}.
     """
 
+    # Slots, not instance dict entries: the fan-out reads and sets these once per delivery.
+    __slots__ = ("pendingOutput", "outlet")
+
     delimiter = b"\n"
     factory: ChatFactory
     fanout: LineFanout
-    pendingOutput: Batch | list[bytes | Batch] | None = None
-    outlet: Outlet | None = None
     _nick = ""
     room = ""
     peer = ""
@@ -77,6 +78,10 @@ class ChatProtocol(LineReceiver):
     _commandWait: defer.Deferred[None] | None = None
     _sendQueue: SendQueue | None = None
     _aborted = False
+
+    def __init__(self) -> None:
+        self.pendingOutput: Batch | list[bytes | Batch] | None = None
+        self.outlet: Outlet | None = None
 
     # Connection
 
@@ -166,13 +171,13 @@ class ChatProtocol(LineReceiver):
         lines = self._pending.split(b"\n")
         partial = lines.pop()
         if lines:
-            self.lastLine = self.factory.clock.seconds()
+            self.lastLine = now = self.factory.clock.seconds()
         for index, line in enumerate(lines):
             if self.transport.disconnecting or self.closeReason:
                 self._pending = b""
                 return
             if self._bucket is not None:
-                wait = self._bucket.take(self.factory.clock.seconds())
+                wait = self._bucket.take(now)
                 if wait:
                     self._pending = _rejoin(lines[index:], partial)
                     self._holdInput(wait)

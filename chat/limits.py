@@ -5,6 +5,7 @@ C{docs/security.md} says what a client sees when it reaches each one.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -53,13 +54,7 @@ class Limits:
         """
         if not self.maxPerIP or host is None:
             return False
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return not any(address in network for network in self.perIPExempt)
+        return not _isExempt(host, self.perIPExempt)
 
 
 _ROUNDING = 1e-9
@@ -92,3 +87,19 @@ class TokenBucket:
             self._tokens = max(0.0, self._tokens - 1)
             return 0.0
         return (1 - self._tokens) / self.rate
+
+
+@functools.lru_cache(maxsize=4096)
+def _isExempt(host: str, exempt: tuple[Network, ...]) -> bool:
+    """
+    Whether C{host} is in one of the C{exempt} networks.  Cached: in a connect storm the same
+    few addresses come thousands of times, and parsing one costs more than the rest of the
+    check, which runs on every connect and disconnect.
+    """
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in exempt)

@@ -383,6 +383,7 @@ class Hub:
     def _removeIfEmpty(self, room: Room) -> None:
         if not room.members and room.name != self.defaultRoom:
             del self._rooms[foldRoom(room.name)]
+            self.relay.forget(room.name)
 
     def _roomOf(self, member: Member, name: str) -> Room:
         # Usually C{name} is the member's room, spelt as the hub spells it: a line in a room

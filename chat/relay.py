@@ -38,6 +38,12 @@ class Relay(Protocol):
         Give up C{nick}, which a member of this hub had.
         """
 
+    def forget(self, room: str) -> None:
+        """
+        Room C{room} is gone: its last member, here or elsewhere, left.  Drop what is kept of
+        it for the servers (its history and topic), as a single server drops its own.
+        """
+
 
 class Alone:
     """
@@ -51,6 +57,9 @@ class Alone:
         return defer.succeed(True)
 
     def release(self, nick: str) -> None:
+        pass
+
+    def forget(self, room: str) -> None:
         pass
 
 

@@ -192,6 +192,26 @@ def test_historyComesFromTheSharedStore(nodes) -> None:
     assert lines[-1].endswith("<alice> said before b existed") and lines[-1].startswith("[history ")
 
 
+def test_aRoomThatEmptiesTakesItsHistoryAndTopicWithIt(nodes) -> None:
+    a = nodes()
+    alice = connect(a, "alice")
+    alice.send("/join tmp")
+    alice.send("/topic old topic")
+    alice.send("old secret")
+    alice.send("/join lobby")  # #tmp is gone
+    alice.readUntil("alice has joined #lobby")
+    bob = connect(a, "bob")
+    bob.send("/join tmp")  # a new #tmp
+    bob.readUntil("bob has joined #tmp")
+    b = nodes()  # loads the rooms it learns of from Redis
+    carol = connect(b, "carol")
+    carol.send("/join tmp")
+    carol.send("/topic")
+    lines = carol.readUntil("topic")
+    assert lines[-1] == "*** #tmp has no topic"
+    assert not any("old" in line for line in lines)
+
+
 def test_aKilledNodeLeavesWithinTheTtl(nodes) -> None:
     a, b = nodes(), nodes()
     connect(a, "doomed").sock.detach()  # keep the connection open until the node dies

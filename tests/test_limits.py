@@ -303,6 +303,9 @@ class SlowRelay:
     def release(self, nick: str) -> None:
         pass
 
+    def forget(self, room: str) -> None:
+        pass
+
     def claim(self, nick: str) -> defer.Deferred[bool]:
         self.claims.append(defer.Deferred())
         return self.claims[-1]

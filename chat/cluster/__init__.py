@@ -14,7 +14,7 @@ private messages and nick uniqueness span the cluster.  In Redis, under C{chat:D
   C{alive} key has expired is dead: the first node to notice removes its members (their rooms
   hear them quit) and frees their nicks;
 - C{history:ROOM}: the room's last lines, capped, which a node loads when it (re)joins the
-  cluster; C{topic:ROOM}: its topic.
+  cluster; C{topic:ROOM}: its topic.  Both go when the room empties.
 
 When Redis goes away, each node goes on serving its own members, says so once, reconnects
 with backoff (txredisapi's), and when it is back subscribes again, republishes its members

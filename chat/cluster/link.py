@@ -129,6 +129,14 @@ class ClusterLink(service.Service):
         for call in calls:
             call.addErrback(self._commandFailed)
 
+    def forget(self, room: str) -> None:
+        redis = self._commands
+        if not self.linked or redis is None:
+            return  # kept until the room is next emptied while linked
+        key = foldRoom(room)
+        forgetting = redis.delete([self.prefix + f"history:{key}", self.prefix + f"topic:{key}"])
+        forgetting.addErrback(self._commandFailed)
+
     def claim(self, nick: str) -> defer.Deferred[bool]:
         redis = self._commands
         if not self.linked or redis is None:

@@ -299,7 +299,7 @@ class ChatProtocol(LineReceiver):
                     self.abort("SendQ exceeded")
                     return
             outlet = self.outlet
-            if outlet is None and not self.transport.disconnecting:
+            if outlet is None:
                 outlet = self.outlet = idleSocket(self.transport)
             if outlet is None:
                 self.transport.write(data)

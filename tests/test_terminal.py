@@ -139,3 +139,25 @@ def test_aResizeKeepsTheInputLine(daemon, terminals) -> None:
     client.waitForText("<bob> after the resize")
     assert client.inputLine() == "resizer #lobby> typed so far"
     assert client.screen.cursor.x == len("resizer #lobby> typed so far")
+
+
+def test_aLongInputLineScrollsSidewaysOnOneRow(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "wide", columns=40)
+    prompt = "wide #lobby> "
+    client.waitFor(lambda: client.inputLine() == prompt.rstrip(), "the prompt")
+    text = "".join(f"{n:02d}-" for n in range(30))  # 90 characters, none alike
+    room = 40 - len(prompt) - 1  # the last column is the cursor's
+    client.type(text)
+    client.waitFor(lambda: client.inputLine() == prompt + text[-room:], "the end of the line")
+    assert client.screen.cursor.x == 39
+    assert not any(text[:9] in line for line in client.lines())  # nothing wrapped or left over
+    client.type("\x1b[H")  # Home
+    client.waitFor(lambda: client.inputLine() == prompt + text[:room], "the start of the line")
+    assert client.screen.cursor.x == len(prompt)
+    other(daemon, "bob").send("hello wide")
+    client.waitForText("<bob> hello wide")
+    assert client.inputLine() == prompt + text[:room]
+    assert client.screen.cursor.x == len(prompt)
+    assert sum(prompt in line for line in client.lines()) == 1
+    client.type("\r")
+    client.waitForText(f"<wide> {text[:20]}")

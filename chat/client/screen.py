@@ -5,6 +5,10 @@ Built on Twisted's own line editor, L{twisted.conch.recvline.HistoricRecvLine}, 
 standard input in raw mode through L{twisted.conch.insults.insults.ServerProtocol}: it gives
 the editing keys and the input history.  An incoming line is drawn over the input line, which
 is then drawn again below it with the half-typed text and the cursor where they were.
+
+The input line is always one row: text longer than the terminal is wide scrolls sideways
+under the cursor, so that the terminal never wraps it and a redraw never leaves pieces of it
+behind.  The line editor only changes its buffer; L{Screen} draws the row after every key.
 """
 
 from __future__ import annotations
@@ -23,6 +27,23 @@ from chat.client.style import Styler
 
 CTRL_C = b"\x03"
 CTRL_D = b"\x04"
+RETURN = (b"\r", b"\n")
+
+
+def _ignore(*args: object, **kwargs: object) -> None:
+    pass
+
+
+class _Unseen:
+    """
+    A terminal that draws nothing, for the line editor's own updates of the input row.
+    """
+
+    def __getattr__(self, name: str) -> object:
+        return _ignore
+
+
+_UNSEEN = _Unseen()
 
 
 class Screen(HistoricRecvLine):
@@ -36,6 +57,7 @@ class Screen(HistoricRecvLine):
         self.session: Session | None = None
         self._partial = b""  # the first bytes of a UTF-8 character being typed
         self._early: list[str] = []  # lines that came before the terminal was ready
+        self._scroll = 0  # the first character of the input that the row shows
         self._setPrompt("")
 
     # View
@@ -70,8 +92,15 @@ class Screen(HistoricRecvLine):
                 self.session.quit()
         elif isinstance(keyID, bytes) and keyID[0] >= 0x80:
             self._utf8(keyID)
+        elif keyID in RETURN:
+            self.handle_RETURN()  # drawn, not hidden: sending may show a line at once
         else:
-            super().keystrokeReceived(keyID, modifier)
+            terminal, self.terminal = self.terminal, _UNSEEN
+            try:
+                super().keystrokeReceived(keyID, modifier)
+            finally:
+                self.terminal = terminal
+            self._redrawInput()
 
     def handle_RETURN(self) -> None:
         line = b"".join(self.lineBuffer)
@@ -100,6 +129,12 @@ class Screen(HistoricRecvLine):
             return
         character, self._partial = self._partial, b""
         self.characterReceived(character, False)
+        self._redrawInput()
+
+    def _deliverBuffer(self, buf: bytes) -> None:
+        # A recalled line, a character (not a byte) at a time, as it was typed.
+        for character in buf.decode("utf-8", "replace"):
+            self.characterReceived(character.encode("utf-8"), True)
 
     def _setPrompt(self, where: str) -> None:
         prompt = f"{where}> ".encode("utf-8")
@@ -115,12 +150,26 @@ class Screen(HistoricRecvLine):
         self._redrawInput()
 
     def _redrawInput(self) -> None:
+        """
+        Draw the prompt and as much of the input as fits around the cursor, on one row.
+        """
         if getattr(self, "terminal", None) is None:
             return
+        prompt = self.ps[self.pn]
+        # Columns for the text: the row's last column is left for the cursor.
+        room = max(1, getattr(self, "width", 80) - len(prompt.decode("utf-8")) - 1)
+        index = self.lineBufferIndex
+        if len(self.lineBuffer) <= room:
+            self._scroll = 0
+        elif index < self._scroll:
+            self._scroll = index
+        elif index > self._scroll + room:
+            self._scroll = index - room
+        shown = self.lineBuffer[self._scroll : self._scroll + room]
         self.terminal.write(b"\r")
         self.terminal.eraseLine()
-        self.drawInputLine()
-        after = len(self.lineBuffer) - self.lineBufferIndex
+        self.terminal.write(prompt + b"".join(shown))
+        after = self._scroll + len(shown) - index
         if after:
             self.terminal.cursorBackward(after)
 

@@ -5,6 +5,7 @@ The hub on its own, with members in several rooms at once as other front ends wi
 from __future__ import annotations
 
 import pytest
+from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from chat import events
@@ -89,3 +90,36 @@ def test_historyRecordsTime() -> None:
     alice = seated(hub, "#a")
     hub.say(alice, "#a", "hi")
     assert list(hub.room("#a").history) == [events.Said("#a", "guest1", "hi", 1000.0)]
+
+
+class ForgetfulRelay:
+    """
+    A relay with no other servers that notes which rooms the hub tells it are gone.
+    """
+
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+
+    def publish(self, event: events.Event) -> None:
+        pass
+
+    def claim(self, nick: str) -> defer.Deferred[bool]:
+        return defer.succeed(True)
+
+    def release(self, nick: str) -> None:
+        pass
+
+    def forget(self, room: str) -> None:
+        self.forgotten.append(room)
+
+
+def test_theRelayForgetsARoomWhenItsLastMemberLeaves() -> None:
+    relay = ForgetfulRelay()
+    hub = Hub(Clock(), relay=relay)
+    alice = seated(hub, "#a")
+    bob = seated(hub, "#a")
+    hub.part(alice, "#a")
+    assert relay.forgotten == []
+    hub.disconnect(bob, "bye")
+    hub.disconnect(alice, "bye")
+    assert relay.forgotten == ["#a"]  # never the default room, which stays

@@ -5,11 +5,11 @@ The hub on its own, with members in several rooms at once as other front ends wi
 from __future__ import annotations
 
 import pytest
-from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from chat import events
 from chat.hub import ChatError, Hub
+from chat.relay import Alone
 
 
 class Recorder:
@@ -92,22 +92,13 @@ def test_historyRecordsTime() -> None:
     assert list(hub.room("#a").history) == [events.Said("#a", "guest1", "hi", 1000.0)]
 
 
-class ForgetfulRelay:
+class ForgetfulRelay(Alone):
     """
     A relay with no other servers that notes which rooms the hub tells it are gone.
     """
 
     def __init__(self) -> None:
         self.forgotten: list[str] = []
-
-    def publish(self, event: events.Event) -> None:
-        pass
-
-    def claim(self, nick: str) -> defer.Deferred[bool]:
-        return defer.succeed(True)
-
-    def release(self, nick: str) -> None:
-        pass
 
     def forget(self, room: str) -> None:
         self.forgotten.append(room)

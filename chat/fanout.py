@@ -1,6 +1,7 @@
 """
-The line front end's output: every event rendered once, every connection written once per
-reactor turn.
+A front end's output: every event rendered once, every connection written once per reactor
+turn.  Any front end that writes a stream of bytes (the line protocol, IRC) uses it with its
+own renderer.
 
 A broadcast is the daemon's hot path.  Rendering a line and calling C{transport.write} per
 recipient per line costs a Python call, and later a C{send()}, per delivery.  Here a room's
@@ -17,14 +18,15 @@ call or list it saves shows in the server's CPU.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from chat import events
 from chat.hub import Member, Room
-from chat.wire import encode
+
+Encoder = Callable[[events.Event], bytes]
 
 
 class Batch:
@@ -34,13 +36,15 @@ class Batch:
     room's membership has not changed.
     """
 
-    __slots__ = ("lines", "generation", "closed", "firsts", "_data")
+    __slots__ = ("lines", "generation", "closed", "firsts", "skips", "_data")
 
     def __init__(self, generation: int) -> None:
         self.lines: list[bytes] = []
         self.generation = generation
         self.closed = False
         self.firsts: list[Recipient] = []  # the members this batch is the first thing owed to
+        # The lines (by index) that a member does not hear: its own, when it has no echo.
+        self.skips: dict[Recipient, set[int]] | None = None
         self._data: bytes | None = None
 
     def data(self) -> bytes:
@@ -51,6 +55,17 @@ class Batch:
         if self._data is None:
             self._data = b"".join(self.lines)
         return self._data
+
+    def dataFor(self, member: Recipient) -> bytes:
+        """
+        The batch's lines that C{member} hears.
+        """
+        skips = self.skips
+        if skips is None or member not in skips:
+            return self.data()
+        self.closed = True
+        skipped = skips[member]
+        return b"".join(line for index, line in enumerate(self.lines) if index not in skipped)
 
 
 class Outlet(Protocol):
@@ -63,12 +78,12 @@ class Outlet(Protocol):
 
 class Recipient(Member, Protocol):
     """
-    A member with an output queue: L{LineFanout} fills C{pendingOutput} (a lone L{Batch}, in
+    A member with an output queue: L{BatchFanout} fills C{pendingOutput} (a lone L{Batch}, in
     the common case, or a list) and calls L{writePending} when the turn ends.
 
     @ivar outlet: set only while nothing is buffered for the member: its socket, whose C{send}
         takes bytes at once and says how many it took (or raises L{OSError} for none).
-        L{LineFanout} then writes a lone batch itself, and hands what was not taken to
+        L{BatchFanout} then writes a lone batch itself, and hands what was not taken to
         L{sendRest}.
     """
 
@@ -89,27 +104,34 @@ def takeOutput(recipient: Recipient) -> bytes:
     if not queued:
         return b""
     if type(queued) is Batch:
-        return queued.data()
+        return queued.dataFor(recipient)
     if len(queued) == 1:
         (item,) = queued
-        return item if type(item) is bytes else item.data()
-    return b"".join(item if type(item) is bytes else item.data() for item in queued)
+        return item if type(item) is bytes else item.dataFor(recipient)
+    return b"".join(item if type(item) is bytes else item.dataFor(recipient) for item in queued)
 
 
-class LineFanout:
+class BatchFanout:
     """
-    The L{chat.hub.Fanout} of one factory's connections.
+    The L{chat.hub.Fanout} of one front end's connections, which C{encode} renders events for.
     """
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, encode: Encoder) -> None:
         self._clock = clock
+        self._encode = encode
         self._waiting: list[Recipient] = []  # members whose first output this turn is not a batch
         self._fresh: list[Batch] = []  # this turn's batches that are someone's first output
         self._batches: dict[Room, Batch] = {}
         self._flushing: IDelayedCall | None = None
 
-    def toRoom(self, room: Room, members: Collection[Recipient], event: events.Event) -> None:
-        data = encode(event)
+    def toRoom(
+        self,
+        room: Room,
+        members: Collection[Recipient],
+        event: events.Event,
+        skip: Recipient | None = None,
+    ) -> None:
+        data = self._encode(event)
         batch = self._batches.get(room)
         if batch is None or batch.closed or batch.generation != room.generation:
             batch = self._batches[room] = Batch(room.generation)
@@ -125,15 +147,19 @@ class LineFanout:
             if batch.firsts:
                 self._fresh.append(batch)
             self._flushSoon()
+        if skip is not None:
+            if batch.skips is None:
+                batch.skips = {}
+            batch.skips.setdefault(skip, set()).add(len(batch.lines))
         batch.lines.append(data)
 
     def toEach(self, members: Iterable[Recipient], event: events.Event) -> None:
-        data = encode(event)
+        data = self._encode(event)
         for member in members:
             self._queue(member, data)
 
     def toOne(self, member: Recipient, event: events.Event) -> None:
-        self._queue(member, encode(event))
+        self._queue(member, self._encode(event))
 
     def _queue(self, member: Recipient, item: bytes | Batch) -> None:
         queued = member.pendingOutput
@@ -169,14 +195,19 @@ class LineFanout:
         for batch in fresh:
             data = batch.data()
             size = len(data)
+            skips = batch.skips
             for member in batch.firsts:
                 outlet = member.outlet
-                if outlet is None or member.pendingOutput is not batch:
+                if (
+                    outlet is None
+                    or member.pendingOutput is not batch
+                    or (skips is not None and member in skips)
+                ):
                     if member.pendingOutput is not None:  # else written already, by a close
                         member.writePending()
                     continue
                 member.pendingOutput = None
-                try:  # ChatProtocol.writePending, inlined
+                try:  # Connection.writePending, inlined
                     sent = outlet.send(data)
                 except OSError:
                     sent = 0

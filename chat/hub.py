@@ -3,23 +3,34 @@ The hub: who is connected, under which nick, in which rooms, and who hears what.
 
 It knows nothing of sockets or of how a line looks.  A front end registers each of its users
 as a L{Member} and calls the hub's methods; the hub answers by calling L{Member.deliver} with
-L{chat.events} values on every member who should see them.  A member may sit in several rooms
-at once, even though the line protocol keeps its users in one.
+L{chat.events} values on every member who should see them, and refuses a request by raising
+one of the L{chat.errors} types, which each front end renders its own way.  A member may sit
+in several rooms at once, even though the line protocol keeps its users in one.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
-from chat.names import InvalidName, checkNick, checkRoom, checkTopic, foldNick, foldRoom
+from chat.errors import (
+    AlreadyInRoom,
+    ChatError,
+    NickTaken,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+)
+from chat.names import checkNick, checkRoom, checkTopic, foldNick, foldRoom
 from chat.relay import ALONE, Relay, RemoteMember, isRemote
-from chat.text import visible
+from chat.text import carriable, checkText
+
+__all__ = ["ChatError", "Fanout", "Hub", "Member", "Room"]
 
 
 class Member(Protocol):
@@ -27,9 +38,13 @@ class Member(Protocol):
     Anything the hub can seat in a room: it has a nick (which the hub assigns) and can be told
     about events.  L{deliver} must not raise.  A member may also have a C{fanout}, the
     L{Fanout} of its front end, through which it hears whatever it hears along with others.
+
+    @ivar echo: whether the member hears its own lines and private messages: its front end's
+        choice (line clients do; IRC clients only with the C{echo-message} capability).
     """
 
     nick: str
+    echo: bool
 
     def deliver(self, event: events.Event) -> None: ...
 
@@ -40,9 +55,16 @@ class Fanout(Protocol):
     render the event once for all of them.
     """
 
-    def toRoom(self, room: Room, members: Collection[Member], event: events.Event) -> None:
+    def toRoom(
+        self,
+        room: Room,
+        members: Collection[Member],
+        event: events.Event,
+        skip: Member | None = None,
+    ) -> None:
         """
-        Tell C{event} to C{members}, all of this front end's members of C{room}.
+        Tell C{event} to C{members}, all of this front end's members of C{room}, except
+        C{skip} (a sender that does not hear its own lines).
         """
 
     def toEach(self, members: Iterable[Member], event: events.Event) -> None:
@@ -56,9 +78,15 @@ class OneByOne:
     The L{Fanout} of members that have none of their own: L{Member.deliver} on each in turn.
     """
 
-    def toRoom(self, room: Room, members: Collection[Member], event: events.Event) -> None:
+    def toRoom(
+        self,
+        room: Room,
+        members: Collection[Member],
+        event: events.Event,
+        skip: Member | None = None,
+    ) -> None:
         # A copy: a member may leave the room while it is being told something.
-        self.toEach(tuple(members), event)
+        self.toEach([member for member in members if member is not skip], event)
 
     def toEach(self, members: Iterable[Member], event: events.Event) -> None:
         for member in members:
@@ -70,12 +98,6 @@ ONE_BY_ONE = OneByOne()
 
 def fanoutOf(member: Member) -> Fanout:
     return getattr(member, "fanout", ONE_BY_ONE)
-
-
-class ChatError(Exception):
-    """
-    The hub refused a request; the message is addressed to the user who made it.
-    """
 
 
 class Room:
@@ -112,9 +134,9 @@ class Room:
             del self._audiences[fanout]
         self.generation += 1
 
-    def broadcast(self, event: events.Event) -> None:
+    def broadcast(self, event: events.Event, skip: Member | None = None) -> None:
         for fanout, audience in tuple(self._audiences.items()):
-            fanout.toRoom(self, audience, event)
+            fanout.toRoom(self, audience, event, skip)
 
 
 class Hub:
@@ -144,21 +166,59 @@ class Hub:
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._memberships: dict[Member, list[Room]] = {}
+        self._pending: set[Member] = set()  # connected, waiting for the relay to grant a nick
         self._guests = 0
         self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
 
     # Members
 
-    def connect(self, member: Member) -> str:
+    def connect(self, member: Member, nick: str | None = None) -> defer.Deferred[str]:
         """
-        Register a new member under a fresh guest nick, which is returned and set on it.
+        Register a new member under C{nick}, or under a fresh guest nick if it has none.  The
+        result fires with the nick, set on the member, once the relay has granted it
+        cluster-wide (at once without a cluster), and fails with L{NickTaken} or
+        L{chat.errors.InvalidNick} if C{nick} cannot be had.  Until then the member holds the
+        nick on this server but is in no room, so nobody hears of it.
         """
-        nick = self._nextGuestNick()
+        guest = nick is None
+        try:
+            if nick is None:
+                nick = self._nextGuestNick()
+            else:
+                nick = checkNick(nick)
+                self._checkFree(member, nick)
+        except ChatError as e:
+            return defer.fail(e)
         member.nick = nick
         self._members[foldNick(nick)] = member
         self._memberships[member] = []
-        self._claimGuestNick(member, nick)
-        return nick
+        self._pending.add(member)
+        return self._claimFirstNick(member, nick, guest)
+
+    def _claimFirstNick(self, member: Member, nick: str, guest: bool) -> defer.Deferred[str]:
+        """
+        Ask the relay for C{nick}, the first nick of C{member}; a guest that another server
+        gave the same guest nick meanwhile takes the next one.
+        """
+
+        def claimed(free: bool) -> str | defer.Deferred[str]:
+            if member not in self._pending or member.nick != nick:
+                if free:
+                    self.relay.release(nick)  # it left while we asked
+                raise ChatError("Disconnected before the nick was granted")
+            if free:
+                self._pending.discard(member)
+                return nick
+            del self._members[foldNick(nick)]
+            if not guest:
+                del self._memberships[member]
+                self._pending.discard(member)
+                raise NickTaken(nick)
+            member.nick = nextGuest = self._nextGuestNick()
+            self._members[foldNick(nextGuest)] = member
+            return self._claimFirstNick(member, nextGuest, True)
+
+        return self.relay.claim(nick).addCallback(claimed)
 
     def members(self) -> list[Member]:
         """
@@ -176,7 +236,7 @@ class Hub:
         """
         key = foldNick(nick)
         if key in self._members:
-            raise ChatError(f"The nick {nick} is taken")
+            raise NickTaken(nick)
         member = RemoteMember(nick, node)
         self._members[key] = member
         self._memberships[member] = []
@@ -192,9 +252,13 @@ class Hub:
         if rooms is None:
             return
         del self._members[foldNick(member.nick)]
+        if member in self._pending:  # nobody heard of it yet
+            self._pending.discard(member)
+            self.relay.release(member.nick)
+            return
         for room in rooms:
             room.remove(member)
-        quit = events.Quit(member.nick, visible(reason))
+        quit = events.Quit(member.nick, carriable(reason))
         self._tell(self._peers(rooms), quit)
         if not isRemote(member):
             self.relay.release(member.nick)
@@ -206,9 +270,9 @@ class Hub:
         """
         Give C{member} the nick C{nick}; everyone in its rooms, and the member, hear of it.
         The result fires once the relay has granted the nick (at once without a cluster), or
-        fails with L{ChatError}.
+        fails with L{NickTaken}; an invalid nick, or one taken on this server, raises at once.
         """
-        nick = self._check(checkNick, nick)
+        nick = checkNick(nick)
         if nick == member.nick:
             return defer.succeed(None)
         self._checkFree(member, nick)
@@ -221,7 +285,7 @@ class Hub:
 
         def claimed(free: bool) -> None:
             if not free:
-                raise ChatError(f"The nick {nick} is taken")
+                raise NickTaken(nick)
             if member not in self._memberships:
                 self.relay.release(nick)  # it left while we asked
                 return
@@ -240,7 +304,7 @@ class Hub:
     def _checkFree(self, member: Member, nick: str) -> None:
         holder = self._members.get(foldNick(nick))
         if holder is not None and holder is not member:
-            raise ChatError(f"The nick {nick} is taken")
+            raise NickTaken(nick)
 
     def _rename(self, member: Member, nick: str) -> None:
         old = member.nick
@@ -250,29 +314,13 @@ class Hub:
         rooms = self._memberships[member]
         self._tell(self._peers(rooms) | {member: None}, events.NickChanged(old, nick))
 
-    def _claimGuestNick(self, member: Member, nick: str) -> None:
-        """
-        Make sure no other server has a guest of the same name; if one has, take the next.
-        """
-
-        def claimed(free: bool) -> None:
-            if free or member not in self._memberships or member.nick != nick:
-                if free and member.nick != nick:
-                    self.relay.release(nick)
-                return
-            guest = self._nextGuestNick()
-            self._rename(member, guest)
-            self._claimGuestNick(member, guest)
-
-        self.relay.claim(nick).addCallback(claimed)
-
     def find(self, nick: str) -> Member:
         """
         The member known as C{nick}, in any case.
         """
         member = self._members.get(foldNick(nick))
-        if member is None:
-            raise ChatError(f"No such nick: {visible(nick)}")
+        if member is None or member in self._pending:
+            raise NoSuchNick(nick)
         return member
 
     # Rooms
@@ -282,10 +330,10 @@ class Hub:
         Seat C{member} in room C{name}, creating the room if need be.  Its members (the new one
         included) hear of the join; the new one then hears the topic and the room's history.
         """
-        name = self._check(checkRoom, name)
+        name = checkRoom(name)
         room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
         if member in room.members:
-            raise ChatError(f"You are already in {room.name}")
+            raise AlreadyInRoom(room.name)
         room.add(member)
         self._memberships[member].append(room)
         joined = events.Joined(room.name, member.nick)
@@ -310,9 +358,9 @@ class Hub:
         self._removeIfEmpty(room)
 
     def room(self, name: str) -> Room:
-        room = self._rooms.get(foldRoom(self._check(checkRoom, name)))
+        room = self._rooms.get(foldRoom(checkRoom(name)))
         if room is None:
-            raise ChatError(f"No such room: {visible(name)}")
+            raise NoSuchRoom(name)
         return room
 
     def rooms(self) -> list[Room]:
@@ -329,23 +377,37 @@ class Hub:
 
     def setTopic(self, member: Member, name: str, topic: str) -> None:
         room = self._roomOf(member, name)
-        room.topic = self._check(checkTopic, topic)
+        room.topic = checkTopic(topic)
         changed = events.TopicChanged(room.name, member.nick, room.topic)
         room.broadcast(changed)
         self._publish(member, changed)
 
     # Messages
 
-    def say(self, member: Member, name: str, text: str, action: bool = False) -> None:
+    def say(
+        self,
+        member: Member,
+        name: str,
+        text: str,
+        action: bool = False,
+        time: float | None = None,
+    ) -> None:
         """
-        Send C{text} from C{member} to everyone in room C{name}, the sender included, and keep
-        it in the room's history.
+        Send C{text} from C{member} to everyone in room C{name} (the sender too if it hears
+        its own lines), and keep it in the room's history.  C{time} is when it was said, if
+        not now: a line relayed from another server keeps its sender's time.
         """
         room = self._roomOf(member, name)
-        said = events.Said(room.name, member.nick, visible(text), self._clock.seconds(), action)
+        said = events.Said(
+            room.name,
+            member.nick,
+            checkText(text),
+            self._clock.seconds() if time is None else time,
+            action,
+        )
         if self._historySize:
             room.history.append(said)
-        room.broadcast(said)
+        room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
     def message(self, member: Member, nick: str, text: str) -> None:
@@ -353,13 +415,14 @@ class Hub:
         Send C{text} from C{member} to the member known as C{nick} alone.
         """
         recipient = self.find(nick)
-        text = visible(text)
+        checkText(text)
         private = events.PrivateMessage(member.nick, recipient.nick, text)
         if isRemote(recipient):
             self.relay.publish(private)
         else:
             recipient.deliver(private)
-        member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
+        if member.echo:
+            member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
 
     def broadcastNotice(self, text: str) -> None:
         """
@@ -392,7 +455,7 @@ class Hub:
         if room is None:
             room = self.room(name)
         if member not in room.members:
-            raise ChatError(f"You are not in {room.name}")
+            raise NotInRoom(room.name)
         return room
 
     def _publish(self, member: Member, event: events.Event) -> None:
@@ -437,9 +500,3 @@ class Hub:
         for fanout, audience in audiences.items():
             fanout.toEach(audience, event)
 
-    @staticmethod
-    def _check(check: Callable[[str], str], value: str) -> str:
-        try:
-            return check(value)
-        except InvalidName as e:
-            raise ChatError(str(e)) from None

@@ -26,6 +26,8 @@ class Limits:
     @ivar maxClients: connections the server accepts at once.
     @ivar maxPerIP: connections from one address at once; 0: no limit.
     @ivar perIPExempt: networks the per-address limit does not apply to.
+    @ivar closeTimeout: seconds a connection the server closes has to take what it is owed
+        and go before it is aborted: a client that stops reading cannot hold its place.
     """
 
     maxLine: int = 2048
@@ -39,6 +41,7 @@ class Limits:
     perIPExempt: tuple[Network, ...] = field(
         default=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
     )
+    closeTimeout: float = 5.0
 
     @property
     def idleCheckInterval(self) -> float:

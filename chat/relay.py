@@ -71,7 +71,13 @@ class Nowhere:
     The fanout of remote members: their own server tells them what happens.
     """
 
-    def toRoom(self, room: Room, members: Collection[Member], event: events.Event) -> None:
+    def toRoom(
+        self,
+        room: Room,
+        members: Collection[Member],
+        event: events.Event,
+        skip: Member | None = None,
+    ) -> None:
         pass
 
     def toEach(self, members: Iterable[Member], event: events.Event) -> None:
@@ -87,6 +93,7 @@ class RemoteMember:
 
     __slots__ = ("nick", "node")
     isRemote = True
+    echo = True
     fanout = Nowhere()
 
     def __init__(self, nick: str, node: str) -> None:

@@ -16,10 +16,12 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from chat.cluster import ClusterLink
+from chat.errors import InvalidName
+from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
-from chat.names import InvalidName, checkRoom
-from chat.protocol import ChatFactory
+from chat.line.protocol import LineFactory
+from chat.names import checkRoom
 
 DEFAULT_PORT = "tcp:30000"
 
@@ -190,8 +192,8 @@ def raiseOpenFilesLimit() -> tuple[int, int]:
 
 class ChatService(service.MultiService):
     """
-    The listening ports and the clients behind them.  On stopping, it first stops listening,
-    then says goodbye to the clients and waits (a bounded time) for them to go.
+    The listening ports of every front end and the clients behind them.  On stopping, it first
+    stops listening, then says goodbye to the clients and waits (a bounded time) for them to go.
     """
 
     log = Logger()
@@ -199,12 +201,12 @@ class ChatService(service.MultiService):
     def __init__(
         self,
         reactor: IReactorCore,
-        factory: ChatFactory,
+        gate: Gate,
         shutdownGrace: float,
         cluster: service.IService | None = None,
     ) -> None:
         super().__init__()
-        self.factory = factory
+        self.gate = gate
         self.shutdownGrace = shutdownGrace
         self.cluster = cluster
         self._reactor = reactor
@@ -235,7 +237,7 @@ class ChatService(service.MultiService):
 
     def stopService(self) -> defer.Deferred[None]:
         stopped = defer.maybeDeferred(super().stopService)
-        stopped.addCallback(lambda _: self.factory.shutdown(self.shutdownGrace))
+        stopped.addCallback(lambda _: self.gate.shutdown(self.shutdownGrace))
         if self.cluster is not None:
             # Last: the other nodes hear of this node's clients leaving.
             stopped.addCallback(lambda _: self.cluster.stopService())
@@ -244,7 +246,8 @@ class ChatService(service.MultiService):
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatService:
     """
-    The chat service for C{options}: one hub, one factory, a listener per C{--port}.
+    The chat service for C{options}: one hub and one gate, shared by every front end, and a
+    listener per endpoint of each front end (C{--port}: the line protocol).
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -254,9 +257,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
         defaultRoom=options["default-room"],
         bigRoom=options["big-room"],
     )
-    factory = ChatFactory(
-        hub, reactor, name=options["name"], motd=options["motdLines"], limits=options["limits"]
-    )
+    gate = Gate(reactor, options["limits"])
+    frontEnds = [
+        (options["ports"], LineFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
+    ]
     cluster = None
     if options["redis"]:
         cluster = ClusterLink(
@@ -268,12 +272,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
             db=options["redis-db"],
             ttl=options["node-ttl"],
         )
-    chat = ChatService(reactor, factory, options["shutdown-grace"], cluster)
-    for description in options["ports"]:
-        listener = internet.StreamServerEndpointService(
-            serverFromString(reactor, withBacklog(description, options["backlog"])), factory
-        )
-        # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
-        listener._raiseSynchronously = True
-        listener.setServiceParent(chat)
+    chat = ChatService(reactor, gate, options["shutdown-grace"], cluster)
+    for descriptions, factory in frontEnds:
+        for description in descriptions:
+            listener = internet.StreamServerEndpointService(
+                serverFromString(reactor, withBacklog(description, options["backlog"])), factory
+            )
+            # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
+            listener._raiseSynchronously = True
+            listener.setServiceParent(chat)
     return chat

@@ -9,9 +9,10 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
+from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
-from chat.protocol import ChatFactory, ChatProtocol
+from chat.line.protocol import LineFactory, LineProtocol
 
 
 class FakeClient:
@@ -19,7 +20,7 @@ class FakeClient:
     One connection to an in-memory server, read and written a line at a time.
     """
 
-    def __init__(self, protocol: ChatProtocol, transport: StringTransport) -> None:
+    def __init__(self, protocol: LineProtocol, transport: StringTransport) -> None:
         self.protocol = protocol
         self.transport = transport
 
@@ -31,7 +32,7 @@ class FakeClient:
         """
         The lines received since the last call, without their CRLF.
         """
-        self.protocol.factory.clock.advance(0)  # the end of the reactor turn: output is written
+        self.protocol.factory.gate.clock.advance(0)  # the end of the reactor turn: output is written
         data = self.transport.value()
         self.transport.clear()
         assert data == b"" or data.endswith(b"\r\n"), data
@@ -47,7 +48,8 @@ class FakeServer:
     ) -> None:
         self.clock = MemoryReactorClock()
         self.hub = Hub(self.clock, historySize=history)
-        self.factory = ChatFactory(self.hub, self.clock, name="testchat", motd=motd, limits=limits)
+        self.gate = Gate(self.clock, limits)
+        self.factory = LineFactory(self.hub, self.gate, name="testchat", motd=motd)
         self._ports = 40000
 
     def connect(self, nick: str | None = None, host: str = "127.0.0.1") -> FakeClient:

@@ -5,7 +5,7 @@ order, none lost, merged or split, in one write.
 
 from __future__ import annotations
 
-from chat import fanout, protocol
+from chat import connection
 from chat.limits import Limits
 from helpers import FakeServer
 
@@ -41,8 +41,9 @@ def test_eachLineIsRenderedOnce(monkeypatch) -> None:
     server = FakeServer(limits=NO_FLOOD)
     clients = server.connectMany(*(f"user{n}" for n in range(10)))
     rendered = []
-    encode = fanout.encode
-    monkeypatch.setattr(fanout, "encode", lambda event: rendered.append(event) or encode(event))
+    fanout = server.factory.fanout
+    encode = fanout._encode
+    monkeypatch.setattr(fanout, "_encode", lambda event: rendered.append(event) or encode(event))
     clients[0].send("hello")
     assert all(client.received() == ["<user0> hello"] for client in clients)
     assert len(rendered) == 1
@@ -157,7 +158,7 @@ def withSockets(monkeypatch, clients, **rooms: int) -> dict[str, FakeSocket]:
         sockets[client.transport] = sockets[nick] = FakeSocket(rooms.get(nick, 1 << 20))
         client.protocol.outlet = None
     monkeypatch.setattr(
-        protocol, "idleSocket", lambda transport: None if transport.value() else sockets[transport]
+        connection, "idleSocket", lambda transport: None if transport.value() else sockets[transport]
     )
     return sockets
 
@@ -166,7 +167,7 @@ def arrived(client, socket: FakeSocket) -> list[str]:
     """
     Every line the client got, straight from the socket or through the transport's buffer.
     """
-    client.protocol.factory.clock.advance(0)
+    client.protocol.gate.clock.advance(0)
     data = b"".join(socket.sent) + client.transport.value()
     socket.sent.clear()
     client.transport.clear()

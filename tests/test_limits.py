@@ -196,7 +196,7 @@ def test_maxClients() -> None:
     assert third.received() == ["!!! The server is full; try again later"]
     assert third.transport.disconnecting
     third.disconnect()
-    assert len(server.factory.clients) == 2
+    assert len(server.gate.connections) == 2
     assert [m.nick for m in server.hub.room("#lobby").members] == ["alice", "bob"]
 
 
@@ -284,7 +284,7 @@ def test_connectionThatVanishesMidBroadcast() -> None:
         "*** bob has quit (Connection to the other side was lost in a non-clean fashion: "
         "reset by peer.)",
     ]
-    assert server.factory.clients == {alice.protocol, carol.protocol}
+    assert server.gate.connections == {alice.protocol, carol.protocol}
     bob.disconnect()
     assert carol.received() == []
 

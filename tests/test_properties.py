@@ -14,7 +14,8 @@ from twisted.internet.error import ConnectionLost
 
 from chat.limits import Limits
 from chat.names import foldNick
-from chat.text import unsafeCharacter, visible
+from chat.line.render import visible
+from chat.names import unshownCharacter
 from helpers import FakeClient, FakeServer
 
 # What must never reach a terminal: C0 controls (ESC among them) but TAB, DEL, C1 controls and
@@ -39,9 +40,14 @@ def test_visibleKeepsSafeTextAsItIs(text: str) -> None:
 
 
 @given(st.text())
-def test_unsafeCharacterFindsEveryUnsafeCharacter(text: str) -> None:
+def test_unshownCharacterFindsEveryUnsafeCharacter(text: str) -> None:
     if UNSAFE.search(text) or "\t" in text:
-        assert unsafeCharacter(text) is not None
+        assert unshownCharacter(text) is not None
+
+
+@given(st.text(alphabet=st.characters(categories=["Cf"]), min_size=1))
+def test_unshownCharacterFindsEveryFormatCharacter(text: str) -> None:
+    assert unshownCharacter("#dev" + text) is not None
 
 
 def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -173,7 +179,7 @@ class ChatMachine(RuleBasedStateMachine):
 
     @invariant()
     def clientsAreTheLiveConnections(self) -> None:
-        assert self.server.factory.clients == {client.protocol for client in self.live}
+        assert self.server.gate.connections == {client.protocol for client in self.live}
 
     @invariant()
     def nicksAreUnique(self) -> None:

@@ -20,7 +20,7 @@ def test_welcomeMotdAndDefaultRoom() -> None:
         "*** guest1 has joined #lobby",
     ]
     assert client.protocol.room == "#lobby"
-    assert server.factory.clients == {client.protocol}
+    assert server.gate.connections == {client.protocol}
 
 
 def test_guestNicksAreUnique() -> None:
@@ -303,7 +303,7 @@ def test_quitWithReason() -> None:
     assert bob.received() == ["*** alice has quit (off to lunch)"]
     alice.disconnect()
     assert bob.received() == []
-    assert server.factory.clients == {bob.protocol}
+    assert server.gate.connections == {bob.protocol}
 
 
 def test_quitWithoutReason() -> None:
@@ -385,7 +385,7 @@ def test_historyOff() -> None:
 def test_shutdownTellsEveryoneAndWaits() -> None:
     server = FakeServer()
     alice, bob = server.connectMany("alice", "bob")
-    done = server.factory.shutdown(grace=5)
+    done = server.gate.shutdown(grace=5)
     assert alice.received()[0] == "*** Server shutting down"
     assert bob.received()[0] == "*** Server shutting down"
     assert alice.transport.disconnecting and bob.transport.disconnecting
@@ -403,7 +403,7 @@ def test_shutdownAbortsStragglers() -> None:
     server = FakeServer()
     (alice,) = server.connectMany("alice")
     results = []
-    server.factory.shutdown(grace=5).addCallback(results.append)
+    server.gate.shutdown(grace=5).addCallback(results.append)
     server.clock.advance(4.9)
     assert not alice.transport.disconnected
     server.clock.advance(0.2)
@@ -415,5 +415,5 @@ def test_shutdownAbortsStragglers() -> None:
 
 def test_shutdownWithNobody() -> None:
     results = []
-    FakeServer().factory.shutdown(grace=5).addCallback(results.append)
+    FakeServer().gate.shutdown(grace=5).addCallback(results.append)
     assert results == [None]

@@ -19,7 +19,7 @@ from twisted.internet.protocol import Factory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from chat.text import visible
+from chat.line.render import visible
 
 _WELCOME = re.compile(r"\*\*\* Welcome to .*, (\S+)! ")
 _RENAMED = re.compile(r"\*\*\* (\S+) is now known as (\S+)\Z")

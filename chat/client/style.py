@@ -1,6 +1,6 @@
 """
 How a server line looks on a terminal: the time it came, and colours by kind of line and by
-nick.  The line has been made safe (L{chat.text.visible}) before; the only escape sequences
+nick.  The line has been made safe (L{chat.line.render.visible}) before; the only escape sequences
 in the result are the ones added here.
 """
 

@@ -1,5 +1,6 @@
 """
-How each event looks as a line of the text protocol (see C{docs/protocol.md}).
+How each event looks as a line of the text protocol (see C{docs/protocol.md}), made safe for
+the terminal that shows it.
 
 Every kind of line has its own first characters, so that a person reads it at a glance and a
 program tells the kinds apart by a prefix:
@@ -16,13 +17,35 @@ program tells the kinds apart by a prefix:
 
 from __future__ import annotations
 
+import re
 import time
 from functools import singledispatch
 
 from chat import events
+from chat.names import describeCharacter
 
 NOTICE = "*** "
 ERROR = "!!! "
+
+# C0 controls other than TAB, DEL and the C1 controls; ESC (0x1B) is among the C0 ones.
+_CONTROLS = "\x00-\x08\x0a-\x1f\x7f-\x9f"
+# Embeddings, overrides and isolates: they reorder the text that follows them on a terminal line.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_UNSAFE_ON_A_TERMINAL = re.compile(f"[{_CONTROLS}{_BIDI}]")
+
+
+def _show(match: re.Match[str]) -> str:
+    return describeCharacter(match.group())
+
+
+def visible(text: str) -> str:
+    """
+    Return C{text} with every control and reordering character replaced by a visible stand-in
+    (C{^[}, C{<U+202E>}), so that nothing in it can move a reader's cursor, recolour the screen
+    or hide what follows.  The hub keeps text raw (IRC users exchange colour codes); this is
+    where the line protocol makes it fit for a terminal.
+    """
+    return _UNSAFE_ON_A_TERMINAL.sub(_show, text)
 
 
 @singledispatch
@@ -97,6 +120,7 @@ def _error(event: events.Error) -> str:
 
 def encode(event: events.Event) -> bytes:
     """
-    The bytes of the line that shows C{event}, with the protocol's C{\\r\\n} ending.
+    The bytes of the line that shows C{event}, with the protocol's C{\\r\\n} ending: any
+    control character in it, from whichever field, is made visible.
     """
-    return render(event).encode("utf-8") + b"\r\n"
+    return visible(render(event)).encode("utf-8") + b"\r\n"

@@ -16,9 +16,9 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from chat import events
-from chat.hub import ChatError, Hub, Member
+from chat.errors import ChatError
+from chat.hub import Hub, Member
 from chat.names import foldNick
-from chat.text import visible
 
 
 class LineClient(Member, Protocol):
@@ -28,7 +28,7 @@ class LineClient(Member, Protocol):
 
     room: str
 
-    def close(self) -> None:
+    def close(self, reason: str) -> None:
         """
         Close the connection once what was delivered so far has been sent.
         """
@@ -72,7 +72,7 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
             name, _, argument = line[1:].partition(" ")
             command = COMMANDS.get(name.lower())
             if command is None:
-                raise ChatError(f"Unknown command /{visible(name)}; type /help for the list")
+                raise ChatError(f"Unknown command /{name}; type /help for the list")
             argument = argument.strip()
             if command.needsArgument and not argument:
                 raise ChatError(f"Usage: {command.usage}")
@@ -155,7 +155,7 @@ def _help(hub: Hub, client: LineClient, argument: str) -> None:
     if argument:
         command = COMMANDS.get(argument.lstrip("/").lower())
         if command is None:
-            raise ChatError(f"No such command: /{visible(argument.lstrip('/'))}")
+            raise ChatError(f"No such command: /{argument.lstrip('/')}")
         _notice(client, f"{command.usage}: {command.summary}")
         return
     _notice(client, "Commands (a line not starting with / is said in your room; //text says /text):")
@@ -165,6 +165,7 @@ def _help(hub: Hub, client: LineClient, argument: str) -> None:
 
 @_command("/quit [REASON]", "leave the server")
 def _quit(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.disconnect(client, argument or "Quit")
+    reason = argument or "Quit"
+    hub.disconnect(client, reason)
     _notice(client, "Goodbye")
-    client.close()
+    client.close(reason)

@@ -1,0 +1,273 @@
+"""
+One client of any front end, as the core sees it: L{Connection}.
+
+A front end's protocol inherits from it.  The connection is the hub L{chat.hub.Member} for
+its user; the front end's L{chat.fanout.BatchFanout} queues its output, which
+L{Connection.writePending} writes once a turn (straight to the socket when it can take it),
+counting what piles up for a client that does not read; the L{chat.gate.Gate} admits it,
+closes it when idle, and tells it of a shutdown; and every close ends within a bound, by an
+abort if the graceful close does not finish (a peer that never reads would otherwise hold the
+connection open, and its place in C{--max-clients}, for ever).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet import tcp
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, ITransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from chat import events
+from chat.fanout import Batch, BatchFanout, Outlet, takeOutput
+
+if TYPE_CHECKING:
+    from chat.gate import Gate
+
+
+def describePeer(address: IAddress) -> str:
+    """
+    A short form of a peer's address for the log: C{127.0.0.1:5000}, C{[::1]:5000}, C{unix}.
+    """
+    host = getattr(address, "host", None)
+    if host is None:
+        return "unix"
+    return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+
+
+def idleSocket(transport: ITransport) -> Outlet | None:
+    """
+    The socket of C{transport} if bytes may go straight to it now: a plain TCP or UNIX
+    connection, open, not aborting, with no TLS started on it and nothing buffered.  Any other
+    transport (TLS, a WebSocket, an SSH channel) is written through C{ITransport.write}.
+
+    C{FileDescriptor.write} always buffers and waits for the reactor to report the socket
+    writable: two C{epoll_ctl} calls and a trip through the reactor per write, which cost more
+    than the C{send} itself when each client gets one write a turn.
+    """
+    if (
+        isinstance(transport, tcp.Connection)
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._aborting
+        and not transport.TLS
+        and not transport.dataBuffer
+        and not transport._tempDataLen
+    ):
+        return transport.socket
+    return None
+
+
+@implementer(IPushProducer)
+class SendQueue:
+    """
+    Registered as the producer of a connection's transport, which pauses it when its write
+    buffer fills: from then until the buffer drains, C{queued} counts what else is written.
+    """
+
+    __slots__ = ("blocked", "queued")
+
+    def __init__(self) -> None:
+        self.blocked = False
+        self.queued = 0
+
+    def pauseProducing(self) -> None:
+        self.blocked = True
+
+    def resumeProducing(self) -> None:
+        self.blocked = False
+        self.queued = 0
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class Connection:
+    """
+    A client connection of any front end: see the module docstring.
+
+    A front end's protocol calls L{startConnection} from C{connectionMade} and
+    L{endConnection} from C{connectionLost}, and L{touch} whenever the client sends something
+    that counts as activity.
+
+    @ivar closeReason: why the server closed the connection, once it has begun to.
+    """
+
+    # Slots, not instance dict entries: the fan-out reads and sets these once per delivery.
+    __slots__ = ("pendingOutput", "outlet")
+
+    log = Logger()
+    transport: ITransport
+    gate: Gate
+    fanout: BatchFanout
+    nick = ""
+    echo = True
+    peer = ""
+    host: str | None = None
+    lastActive = 0.0
+    closeReason = ""
+    _sendQueue: SendQueue | None = None
+    _closeTimer: IDelayedCall | None = None
+    _aborted = False
+    _ended = False
+
+    def __init__(self) -> None:
+        self.pendingOutput: Batch | list[bytes | Batch] | None = None
+        self.outlet: Outlet | None = None
+
+    # Lifetime
+
+    def startConnection(self, gate: Gate, fanout: BatchFanout) -> bool:
+        """
+        Ask C{gate} to admit this connection; return whether it did.  A refused connection is
+        told why and closed.
+        """
+        self.gate = gate
+        self.fanout = fanout
+        address = self.transport.getPeer()
+        self.peer = describePeer(address)
+        self.host = getattr(address, "host", None)
+        self.lastActive = gate.clock.seconds()
+        refusal = gate.admit(self)
+        if refusal is not None:
+            self.log.info("{peer} refused: {why}", peer=self.peer, why=refusal)
+            self.drop(refusal, log=False)
+            return False
+        for option in ("setTcpNoDelay", "setTcpKeepAlive"):
+            setter = getattr(self.transport, option, None)
+            if setter is not None:
+                setter(True)
+        self._sendQueue = SendQueue()
+        self.transport.registerProducer(self._sendQueue, True)
+        return True
+
+    def endConnection(self, reason: Failure) -> str:
+        """
+        The connection is gone: forget it, and return why it went, for the others to hear.
+        """
+        self._ended = True
+        self.outlet = None
+        if self._closeTimer is not None and self._closeTimer.active():
+            self._closeTimer.cancel()
+        self.gate.release(self)
+        return self.closeReason or (
+            "Connection closed" if reason.check(ConnectionDone) else reason.getErrorMessage()
+        )
+
+    def touch(self) -> None:
+        """
+        The client did something: it is not idle.
+        """
+        self.lastActive = self.gate.clock.seconds()
+
+    @property
+    def closing(self) -> bool:
+        """
+        Whether the server has begun to close this connection, or it is gone.
+        """
+        return bool(self.closeReason) or self._ended or self._aborted
+
+    def close(self, reason: str, within: float | None = None) -> None:
+        """
+        Close once what was delivered so far has been sent, and abort if that takes more than
+        C{within} seconds (the gate's close timeout by default).  Only the first call counts.
+        """
+        if self.closing:
+            return
+        self.closeReason = reason
+        self.writePending()
+        self.outlet = None
+        if self._sendQueue is not None:
+            self.transport.unregisterProducer()
+            self._sendQueue = None
+        if within is None:
+            within = self.gate.limits.closeTimeout
+        self._closeTimer = self.gate.clock.callLater(within, self._closeTimedOut, within)
+        self.transport.loseConnection()
+
+    def _closeTimedOut(self, within: float) -> None:
+        self._closeTimer = None
+        self.abort(f"{self.closeReason}; still open {within:g} s later")
+
+    def drop(self, reason: str, log: bool = True) -> None:
+        """
+        Tell the client why, and close the connection.
+        """
+        if self.closing:
+            return
+        if log:
+            self.log.info("{peer} ({nick}) dropped: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.deliver(events.Error(reason))
+        self.close(reason)
+
+    def closeIdle(self) -> None:
+        self.drop(f"Idle timeout: no line for {self.gate.limits.idleTimeout:g} seconds")
+
+    def shutdown(self, grace: float) -> None:
+        """
+        The server is stopping: say so, and close within C{grace} seconds.
+        """
+        if self.closing:
+            return
+        self.deliver(events.Notice("Server shutting down"))
+        self.close("Server shutting down", within=grace)
+
+    def abort(self, reason: str) -> None:
+        """
+        Close at once, throwing away whatever is queued for the client.
+        """
+        if self._aborted or self._ended:
+            return
+        self._aborted = True
+        self.outlet = None
+        self.pendingOutput = None
+        self.closeReason = reason
+        self.log.warn("{peer} ({nick}) aborted: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.transport.abortConnection()
+
+    # Output
+
+    def deliver(self, event: events.Event) -> None:
+        if not self._aborted and not self._ended:
+            self.fanout.toOne(self, event)
+
+    def writePending(self) -> None:
+        """
+        Write what the fanout queued for this connection: called once a reactor turn, and
+        before the connection closes.
+        """
+        data = takeOutput(self)
+        if self._aborted or self._ended or not data:
+            return
+        try:
+            queue = self._sendQueue
+            if queue is not None and queue.blocked:
+                queue.queued += len(data)
+                if queue.queued > self.gate.limits.maxSendQ:
+                    self.abort("SendQ exceeded")
+                    return
+            outlet = self.outlet
+            if outlet is None and not self.closeReason:
+                outlet = self.outlet = idleSocket(self.transport)
+            if outlet is None:
+                self.transport.write(data)
+                return
+            try:
+                sent = outlet.send(data)
+            except OSError:  # none taken; if the connection is going, the reactor will see
+                sent = 0
+            if sent != len(data):
+                self.sendRest(data[sent:])
+        except Exception:
+            self.log.failure("Writing to {peer}", peer=self.peer)
+            self.abort("Internal error")
+
+    def sendRest(self, data: bytes) -> None:
+        """
+        Buffer what the socket did not take; until that drains, write through the transport.
+        """
+        self.outlet = None
+        self.transport.write(data)

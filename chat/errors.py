@@ -1,0 +1,69 @@
+"""
+Why the hub refused a request, as types.
+
+Each front end renders these its own way: the line protocol as C{!!! TEXT}, IRC as the
+numeric reply that fits (C{433} for L{NickTaken}, C{401} for L{NoSuchNick}, ...).  The English
+text of each, C{str(error)}, is what a person should read.
+"""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """
+    The hub refused a request; the message is addressed to the user who made it.
+    """
+
+
+class InvalidName(ChatError, ValueError):
+    """
+    A nick, room name or topic that cannot be used; the message says why.
+    """
+
+
+class InvalidNick(InvalidName):
+    pass
+
+
+class InvalidRoomName(InvalidName):
+    pass
+
+
+class InvalidTopic(InvalidName):
+    pass
+
+
+class InvalidText(ChatError):
+    """
+    Text that no front end can carry: a line break, a NUL, or a lone surrogate.
+    """
+
+
+class NickTaken(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"The nick {nick} is taken")
+        self.nick = nick
+
+
+class NoSuchNick(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(f"No such nick: {nick}")
+        self.nick = nick
+
+
+class NoSuchRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"No such room: {room}")
+        self.room = room
+
+
+class NotInRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are not in {room}")
+        self.room = room
+
+
+class AlreadyInRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are already in {room}")
+        self.room = room

@@ -1,0 +1,123 @@
+"""
+Admission and lifetime of every front end's connections: L{Gate}.
+
+Whatever protocol a client speaks, it counts against the same C{--max-clients} and
+C{--max-per-ip}, is closed by the same idle sweep, and hears of a shutdown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from chat.limits import Limits
+
+
+class Admitted(Protocol):
+    """
+    A connection as the gate sees it (L{chat.connection.Connection} is one).
+    """
+
+    host: str | None
+    lastActive: float
+
+    @property
+    def closing(self) -> bool: ...
+
+    def closeIdle(self) -> None: ...
+
+    def shutdown(self, grace: float) -> None: ...
+
+
+class Gate:
+    """
+    The connections of every front end, and the limits on them.
+
+    @ivar clock: the reactor's clock, for timeouts and flood limits.
+    """
+
+    log = Logger()
+
+    def __init__(self, clock: IReactorTime, limits: Limits = Limits()) -> None:
+        self.clock = clock
+        self.limits = limits
+        self.connections: set[Admitted] = set()
+        self._perHost: Counter[str] = Counter()
+        self._whenEmpty: list[defer.Deferred[None]] = []
+        self._stopping = False
+        # One timer for every connection's idle timeout: a DelayedCall each would cost 440
+        # bytes of memory a connection and a heap operation per line.
+        self._idleCheck = LoopingCall(self._closeIdle)
+        self._idleCheck.clock = clock
+
+    def admit(self, connection: Admitted) -> str | None:
+        """
+        Count C{connection} in, or return why it may not connect now.
+        """
+        if self._stopping:
+            return "The server is shutting down"
+        if len(self.connections) >= self.limits.maxClients:
+            return "The server is full; try again later"
+        host = self._countedHost(connection)
+        if host is not None:
+            if self._perHost[host] >= self.limits.maxPerIP:
+                return f"Too many connections from {host}"
+            self._perHost[host] += 1
+        self.connections.add(connection)
+        if self.limits.idleTimeout and not self._idleCheck.running:
+            self._idleCheck.start(self.limits.idleCheckInterval, now=False)
+        return None
+
+    def release(self, connection: Admitted) -> None:
+        """
+        C{connection} is gone (or was never admitted).
+        """
+        if connection not in self.connections:
+            return
+        self.connections.remove(connection)
+        host = self._countedHost(connection)
+        if host is not None:
+            self._perHost[host] -= 1
+            if not self._perHost[host]:
+                del self._perHost[host]
+        if not self.connections:
+            if self._idleCheck.running:
+                self._idleCheck.stop()
+            waiting, self._whenEmpty = self._whenEmpty, []
+            for d in waiting:
+                d.callback(None)
+
+    def _closeIdle(self) -> None:
+        """
+        Close the connections that did nothing for the idle timeout, once each.
+        """
+        deadline = self.clock.seconds() - self.limits.idleTimeout
+        for connection in [
+            c for c in self.connections if c.lastActive <= deadline and not c.closing
+        ]:
+            connection.closeIdle()
+
+    def _countedHost(self, connection: Admitted) -> str | None:
+        host = connection.host
+        return host if self.limits.countsPerIP(host) else None
+
+    def shutdown(self, grace: float) -> defer.Deferred[None]:
+        """
+        Admit nobody more; tell every connection the server is going away and close it.  The
+        result fires once all are gone, within C{grace} seconds: any still open then (a
+        client that does not read) are aborted.
+        """
+        self._stopping = True
+        if not self.connections:
+            return defer.succeed(None)
+        self.log.info("Shutting down; closing {count} connections", count=len(self.connections))
+        done: defer.Deferred[None] = defer.Deferred()
+        self._whenEmpty.append(done)
+        for connection in list(self.connections):
+            connection.shutdown(grace)
+        return done

@@ -1,0 +1,196 @@
+"""
+The input rules of a line-based front end (the line protocol, IRC): L{LineReader}.
+
+It splits what a connection sends into lines, once per chunk; refuses an overlong line whole
+and gives up on a connection that sends too much without a line end; holds input back (and
+stops reading the socket) while the connection is over its flood limit or a line's command
+waits (for the cluster to grant a nick, say), so that lines are handled one after the other,
+in order, whatever the chunking.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.limits import Limits, TokenBucket
+
+
+class LineHandler(Protocol):
+    """
+    What a L{LineReader} hands lines to: a front end's protocol.
+    """
+
+    transport: ITransport
+
+    @property
+    def closing(self) -> bool: ...
+
+    def touch(self) -> None: ...
+
+    def lineReceived(self, line: bytes) -> defer.Deferred[object] | None:
+        """
+        Handle one line, without its line ending; a L{defer.Deferred} result holds the next
+        lines until it fires.
+        """
+
+    def lineTooLong(self) -> None:
+        """
+        A line longer than the limit was discarded.
+        """
+
+    def drop(self, reason: str) -> None:
+        """
+        Tell the client why, and close the connection.
+        """
+
+
+def _rejoin(lines: list[bytes], partial: bytes) -> bytes:
+    """
+    The input not handled yet, as it came: whole C{lines}, then the C{partial} one.
+    """
+    return b"".join(line + b"\n" for line in lines) + partial
+
+
+class LineReader:
+    """
+    Lines end in C{\\n} or C{\\r\\n}, so that a bare C{nc} works.
+
+    @ivar maxLine: the longest line handled, in bytes without its line ending.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self, handler: LineHandler, clock: IReactorTime, limits: Limits, maxLine: int
+    ) -> None:
+        self._handler = handler
+        self._clock = clock
+        self._limits = limits
+        self.maxLine = maxLine
+        self._pending = b""
+        self._discarding = 0
+        self._bucket = (
+            TokenBucket(limits.floodBurst, limits.floodRate, clock.seconds())
+            if limits.floodRate
+            else None
+        )
+        self._floodWait: IDelayedCall | None = None
+        self._waiting: defer.Deferred[object] | None = None
+        self._stopped = False
+
+    @property
+    def sawInput(self) -> bool:
+        return bool(self._pending) or self._discarding > 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._stopped:
+            return
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                self._discard(len(data))
+                return
+            data = data[end + 1 :]
+            self._discarding = 0
+        self._pending += data
+        if not self._held():
+            self._processPending()
+
+    def waitFor(self, waiting: defer.Deferred[object]) -> None:
+        """
+        Hold the lines to come until C{waiting} fires (a connection's registration, say).
+        """
+        if waiting.called:
+            return
+        self._waiting = waiting
+        self._handler.transport.pauseProducing()
+        waiting.addBoth(self._waitDone)
+
+    def stop(self) -> None:
+        """
+        The connection is gone: handle nothing more, and let go of the flood timer.
+        """
+        self._stopped = True
+        self._pending = b""
+        if self._floodWait is not None and self._floodWait.active():
+            self._floodWait.cancel()
+        self._floodWait = None
+
+    def _processPending(self) -> None:
+        handler = self._handler
+        lines = self._pending.split(b"\n")
+        partial = lines.pop()
+        if lines:
+            handler.touch()
+            now = self._clock.seconds()
+        for index, line in enumerate(lines):
+            if self._stopped or handler.closing:
+                self._pending = b""
+                return
+            if self._bucket is not None:
+                wait = self._bucket.take(now)
+                if wait:
+                    self._pending = _rejoin(lines[index:], partial)
+                    self._holdInput(wait)
+                    return
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.maxLine:
+                handler.lineTooLong()
+                continue
+            try:
+                waiting = handler.lineReceived(line)
+            except Exception:
+                self.log.failure("Handling a line")
+                waiting = None
+            if waiting is not None and not waiting.called:
+                self._pending = _rejoin(lines[index + 1 :], partial)
+                self.waitFor(waiting)
+                return
+        self._pending = partial
+        # A CR that waits for its LF in the next chunk is part of the line end, not the line.
+        if len(partial) - partial.endswith(b"\r") > self.maxLine:
+            self._pending = b""
+            handler.lineTooLong()
+            self._discard(len(partial))
+
+    def _discard(self, count: int) -> None:
+        """
+        Throw away C{count} more bytes of an overlong line; past the receive limit, give up on
+        the connection.
+        """
+        self._discarding += count
+        if self._discarding > self._limits.maxRecvQ:
+            self._handler.drop(f"Line too long: no end of line in {self._limits.maxRecvQ} bytes")
+
+    def _holdInput(self, seconds: float) -> None:
+        """
+        Over the flood limit: read nothing more until a line may be handled again.
+        """
+        self._handler.transport.pauseProducing()
+        self._floodWait = self._clock.callLater(seconds, self._releaseInput)
+
+    def _releaseInput(self) -> None:
+        self._floodWait = None
+        if self._waiting is None:
+            self._processPending()
+        if not self._held() and not self._stopped and not self._handler.closing:
+            self._handler.transport.resumeProducing()
+
+    def _held(self) -> bool:
+        """
+        Whether input waits: for the flood limit, or for a command to finish.
+        """
+        return self._floodWait is not None or self._waiting is not None
+
+    def _waitDone(self, result: object) -> None:
+        if isinstance(result, Failure):
+            self.log.failure("Finishing a command", result)
+        self._waiting = None
+        if self._floodWait is None and not self._stopped:
+            self._releaseInput()

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, ITransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    ITransport,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -140,8 +145,10 @@ class Connection:
             setter = getattr(self.transport, option, None)
             if setter is not None:
                 setter(True)
-        self._sendQueue = SendQueue()
-        self.transport.registerProducer(self._sendQueue, True)
+        # Not IConsumer.providedBy: TLS and other wrapping transports consume without saying so.
+        if hasattr(self.transport, "registerProducer"):
+            self._sendQueue = SendQueue()
+            self.transport.registerProducer(self._sendQueue, True)
         return True
 
     def endConnection(self, reason: Failure) -> str:
@@ -226,7 +233,9 @@ class Connection:
         self.pendingOutput = None
         self.closeReason = reason
         self.log.warn("{peer} ({nick}) aborted: {why}", peer=self.peer, nick=self.nick, why=reason)
-        self.transport.abortConnection()
+        # ITransport has no abort; a transport without one (a WebSocket, an SSH channel)
+        # closes its own way, and its carrier enforces its own bounds.
+        getattr(self.transport, "abortConnection", self.transport.loseConnection)()
 
     # Output
 

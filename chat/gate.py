@@ -116,8 +116,17 @@ class Gate:
         if not self.connections:
             return defer.succeed(None)
         self.log.info("Shutting down; closing {count} connections", count=len(self.connections))
-        done: defer.Deferred[None] = defer.Deferred()
-        self._whenEmpty.append(done)
+        done = self.whenEmpty()
         for connection in list(self.connections):
             connection.shutdown(grace)
         return done
+
+    def whenEmpty(self) -> defer.Deferred[None]:
+        """
+        A L{defer.Deferred} that fires once no connection is left.
+        """
+        if not self.connections:
+            return defer.succeed(None)
+        waiting: defer.Deferred[None] = defer.Deferred()
+        self._whenEmpty.append(waiting)
+        return waiting

@@ -108,7 +108,7 @@ class LineReader:
         if waiting.called:
             return
         self._waiting = waiting
-        self._handler.transport.pauseProducing()
+        self._pauseReading()
         waiting.addBoth(self._waitDone)
 
     def stop(self) -> None:
@@ -172,7 +172,7 @@ class LineReader:
         """
         Over the flood limit: read nothing more until a line may be handled again.
         """
-        self._handler.transport.pauseProducing()
+        self._pauseReading()
         self._floodWait = self._clock.callLater(seconds, self._releaseInput)
 
     def _releaseInput(self) -> None:
@@ -180,7 +180,18 @@ class LineReader:
         if self._waiting is None:
             self._processPending()
         if not self._held() and not self._stopped and not self._handler.closing:
-            self._handler.transport.resumeProducing()
+            resume = getattr(self._handler.transport, "resumeProducing", None)
+            if resume is not None:
+                resume()
+
+    def _pauseReading(self) -> None:
+        """
+        Stop reading the socket, so that the kernel's buffers, not this process, hold what
+        the client sends meanwhile (a transport that cannot pause delivers into L{_pending}).
+        """
+        pause = getattr(self._handler.transport, "pauseProducing", None)
+        if pause is not None:
+            pause()
 
     def _held(self) -> bool:
         """

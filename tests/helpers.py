@@ -15,6 +15,9 @@ from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
 
 
+NO_FLOOD = Limits(floodRate=0)
+
+
 class FakeClient:
     """
     One connection to an in-memory server, read and written a line at a time.

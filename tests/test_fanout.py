@@ -6,10 +6,8 @@ order, none lost, merged or split, in one write.
 from __future__ import annotations
 
 from chat import connection
-from chat.limits import Limits
-from helpers import FakeServer
+from helpers import NO_FLOOD, FakeServer
 
-NO_FLOOD = Limits(floodRate=0)
 
 
 def countWrites(client) -> list[bytes]:

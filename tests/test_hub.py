@@ -252,3 +252,16 @@ def test_leavingBeforeTheNickIsGrantedReleasesIt() -> None:
     relay.claims.pop()[1].callback(True)
     assert relay.released == ["alice", "alice"]  # the late grant is given back too
     assert bob.take() == []  # nobody heard of alice
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    ["\u2060", "\u061c", "\u00ad", "\u180e", "\u2061", "\u034f", "\u3164", "\u115f", "\U000e0020"],
+)
+def test_namesThatRenderAlikeAreRefused(invisible: str) -> None:
+    hub = Hub(Clock())
+    member = seated(hub, "#dev")
+    with pytest.raises(errors.InvalidRoomName, match=r"cannot contain <U\+"):
+        hub.join(member, "#dev" + invisible)
+    with pytest.raises(errors.InvalidTopic, match=r"cannot contain <U\+"):
+        hub.setTopic(member, "#dev", "news" + invisible)

@@ -4,14 +4,14 @@ Hostile and broken clients, in memory: every limit and what the client sees at i
 
 from __future__ import annotations
 
+import pytest
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEvent, globalLogPublisher
 
 from chat.limits import Limits
-from helpers import FakeServer
+from helpers import NO_FLOOD, FakeServer
 
-NO_FLOOD = Limits(floodRate=0)
 
 
 def isClosedWith(client, reason: str) -> bool:
@@ -325,3 +325,69 @@ def test_linesWaitForACommandThatWaits() -> None:
     alice.disconnect()
     relay.claims[1].callback(True)
     assert bob.received() == ["*** alicia has quit (Connection closed)"]
+
+
+def test_aSplitCrlfDoesNotCountTowardsTheLimit() -> None:
+    server = FakeServer(limits=Limits(maxLine=10))
+    (alice,) = server.connectMany("al")
+    alice.protocol.dataReceived(b"0123456789\r")  # the LF comes in the next segment
+    alice.protocol.dataReceived(b"\n")
+    assert alice.received() == ["<al> 0123456789"]
+    alice.protocol.dataReceived(b"0123456789x\r")
+    assert alice.received() == ["!!! Line too long (over 10 bytes); it was discarded"]
+
+
+# Every close ends within a bound
+
+
+@pytest.fixture
+def logged():
+    """
+    The log messages from now on, formatted.
+    """
+    lines: list[str] = []
+
+    def observe(event: dict) -> None:
+        lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    yield lines
+    globalLogPublisher.removeObserver(observe)
+
+
+@pytest.mark.parametrize(
+    "close, reason",
+    [
+        (lambda server, client: server.clock.advance(66), "Idle timeout: no line for 60 seconds"),
+        (lambda server, client: client.send("/quit bye"), "bye"),
+        (lambda server, client: server.gate.shutdown(grace=5), "Server shutting down"),
+    ],
+)
+def test_aClientThatNeverReadsIsAbortedWhenItsCloseDoesNotFinish(close, reason, logged) -> None:
+    """
+    A graceful close waits for the peer to read what it is owed; a peer that never does
+    would hold its place (in --max-clients and --max-per-ip) for ever.
+    """
+    server = FakeServer(limits=Limits(idleTimeout=60, maxClients=2, closeTimeout=5))
+    alice, stalled = server.connectMany("alice", "stalled")
+    close(server, stalled)
+    assert stalled.transport.disconnecting and not stalled.transport.disconnected
+    for _ in range(20):  # idle sweeps come and go; the close is logged once
+        server.clock.advance(0.25)
+    assert stalled.transport.disconnected  # aborted, 5 s after the close began
+    stalledLog = [line for line in logged if "(stalled)" in line]
+    assert len([line for line in stalledLog if "dropped" in line]) <= 1  # once, not per sweep
+    assert [line for line in stalledLog if "aborted" in line] == [
+        f"127.0.0.1:40002 (stalled) aborted: {reason}; still open 5 s later"
+    ]
+    stalled.disconnect()  # the reactor reports the abort
+    assert stalled.protocol not in server.gate.connections  # its place is free
+
+
+def test_aRefusedClientThatNeverReadsIsAbortedToo() -> None:
+    server = FakeServer(limits=Limits(maxClients=1, closeTimeout=5))
+    server.connectMany("alice")
+    refused = server.connect()
+    assert refused.transport.disconnecting and not refused.transport.disconnected
+    server.clock.advance(5)
+    assert refused.transport.disconnected

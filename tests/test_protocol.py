@@ -4,9 +4,11 @@ The line protocol end to end in memory: every command, notice and error.
 
 from __future__ import annotations
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 
+from chat.limits import Limits
 from helpers import FakeServer
 
 
@@ -417,3 +419,47 @@ def test_shutdownWithNobody() -> None:
     results = []
     FakeServer().gate.shutdown(grace=5).addCallback(results.append)
     assert results == [None]
+
+
+class BareTransport:
+    """
+    Only what C{ITransport} promises, as a WebSocket or SSH channel gives: no socket, no
+    producer, no abort, no C{disconnecting}.
+    """
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def writeSequence(self, data) -> None:
+        self.written.extend(data)
+
+    def loseConnection(self) -> None:
+        self.closed = True
+
+    def getPeer(self):
+        return IPv4Address("TCP", "127.0.0.1", 50000)
+
+    def getHost(self):
+        return IPv4Address("TCP", "127.0.0.1", 30000)
+
+
+def test_aTransportThatIsOnlyAnITransportWorks() -> None:
+    server = FakeServer(limits=Limits(floodBurst=1, floodRate=1, closeTimeout=5))
+    (watcher,) = server.connectMany("watcher")
+    protocol = server.factory.buildProtocol(None)
+    transport = BareTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"one\ntwo\n")  # the second is held by the flood limit
+    server.clock.advance(1)
+    protocol.dataReceived(b"/quit\n")
+    server.clock.advance(1)
+    lines = b"".join(transport.written).decode().splitlines()
+    assert lines[0].startswith("*** Welcome") and lines[-1] == "*** Goodbye"
+    assert "<guest2> one" in lines and "<guest2> two" in lines
+    assert transport.closed
+    server.clock.advance(5)  # no abortConnection to call: it is closed again, harmlessly
+    assert watcher.received()[-1] == "*** guest2 has quit (Quit)"

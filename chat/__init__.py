@@ -1,18 +1,35 @@
 """
-chat: a line-based chat daemon built on Twisted.
+chat: a chat daemon built on Twisted, one hub with a front end per kind of client.
 
-The package is laid out by layer, from the inside out:
+The package is laid out by layer, from the inside out.  The core knows nothing of sockets or
+wire formats:
 
-- L{chat.text} and L{chat.names}: what counts as safe text, a valid nick or room name.
-- L{chat.events} and L{chat.hub}: rooms, members and what happens in them; no sockets.
+- L{chat.events}: what happens in the chat, as plain values.
+- L{chat.errors}: why the hub refuses a request, as types each front end renders its own way.
+- L{chat.names} and L{chat.text}: valid nicks, rooms and topics; the text every front end can
+  carry.
+- L{chat.hub}: rooms, members and who hears what.
 - L{chat.relay} and L{chat.cluster}: how a hub shares its chat with other servers, and the
   relay that does it through Redis.
-- L{chat.wire}: how each event looks as a line of the text protocol.
-- L{chat.commands}: the slash commands a line client can type.
-- L{chat.limits}: what one connection may cost the others.
-- L{chat.fanout} and L{chat.sending}: each line rendered once, each connection written once
-  a reactor turn, straight to its socket when it can take it.
-- L{chat.protocol}: bytes on a connection in, lines out; the factory wires it to the hub.
-- L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run.
+- L{chat.limits} and L{chat.gate}: what one connection may cost the others; admission, idle
+  sweep and shutdown for the connections of every front end.
+
+What every front end shares, between the core and the bytes:
+
+- L{chat.connection}: a client connection as the core sees it: a hub member, its writer and
+  send-queue count, and closes that end within a bound.
+- L{chat.fanout}: each event rendered once per front end, each connection written once a
+  reactor turn, straight to its socket when it can take it.
+- L{chat.reader}: the input rules of a line-based front end (line length, floods, waiting for
+  a command).
+
+The front ends, each a package that turns bytes into hub calls and events into bytes:
+
+- L{chat.line}: UTF-8 lines, for nc, telnet and the terminal client.
+
+And around them:
+
+- L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run:
+  one hub, one gate, a listener per front end endpoint.
 - L{chat.client}: the terminal client, C{python -m chat.client}.
 """

@@ -63,6 +63,20 @@ class LineReader:
     @ivar maxLine: the longest line handled, in bytes without its line ending.
     """
 
+    # One a connection: slots keep ten thousand idle ones small.
+    __slots__ = (
+        "_handler",
+        "_clock",
+        "_limits",
+        "maxLine",
+        "_pending",
+        "_discarding",
+        "_bucket",
+        "_floodWait",
+        "_waiting",
+        "_stopped",
+    )
+
     log = Logger()
 
     def __init__(
@@ -82,10 +96,6 @@ class LineReader:
         self._floodWait: IDelayedCall | None = None
         self._waiting: defer.Deferred[object] | None = None
         self._stopped = False
-
-    @property
-    def sawInput(self) -> bool:
-        return bool(self._pending) or self._discarding > 0
 
     def dataReceived(self, data: bytes) -> None:
         if self._stopped:

@@ -4,6 +4,8 @@ Drive the server in memory: a hub and factory on a fake clock, clients on String
 
 from __future__ import annotations
 
+import re
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -13,6 +15,10 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
+
+
+# The server's answers to telnet options in the input: not lines (test_telnet checks them).
+_TELNET_ANSWER = re.compile(rb"\xff[\xfb-\xfe].", re.DOTALL)
 
 
 class FakeClient:
@@ -33,7 +39,7 @@ class FakeClient:
         The lines received since the last call, without their CRLF.
         """
         self.protocol.factory.gate.clock.advance(0)  # the end of the reactor turn: output is written
-        data = self.transport.value()
+        data = _TELNET_ANSWER.sub(b"", self.transport.value())
         self.transport.clear()
         assert data == b"" or data.endswith(b"\r\n"), data
         return [line.decode("utf-8") for line in data.split(b"\r\n")[:-1]]

@@ -131,6 +131,31 @@ def test_anEscapedIacIsNotUtf8() -> None:
     assert bob.received() == []
 
 
+def test_anIacBeforeNoCommandIsData() -> None:
+    """
+    It never ends a line: the line it is in is refused as not UTF-8, and the next is heard.
+    """
+    server = FakeServer()
+    alice, bob = server.connectMany("alice", "bob")
+    alice.protocol.dataReceived(b"a" + IAC + b"\x0bb" + IAC)
+    alice.protocol.dataReceived(b"\nnext\n")
+    assert alice.received() == ["!!! That line was not valid UTF-8 and was discarded", "<alice> next"]
+    assert bob.received() == ["<alice> next"]
+
+
+def test_commandsAloneAreIdle() -> None:
+    """
+    Commands are not lines: a connection that sends nothing else is closed when idle.
+    """
+    server = FakeServer(limits=Limits(idleTimeout=60))
+    (alice,) = server.connectMany("alice")
+    for _ in range(7):
+        server.clock.advance(10)
+        alice.protocol.dataReceived(IAC + b"\xf1" + IAC + SB + NAWS + b"\x00" * 100)
+    assert alice.transport.disconnecting
+    assert alice.received()[-1].startswith("!!! Idle timeout")
+
+
 def test_aTimingMarkFloodFromAClientThatDoesNotReadIsBounded() -> None:
     """
     Each answer goes through the connection's output queue: a client that asks and never

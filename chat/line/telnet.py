@@ -13,7 +13,10 @@ C{DO TIMING-MARK} with C{WILL TIMING-MARK}, refuses every other option (C{WONT} 
 C{DONT} to a C{WILL}; nothing to a C{WONT} or C{DONT}, which asks for what is already so,
 lest the two ends answer each other for ever), skips subnegotiations, and ignores C{IP}: a
 chat has no process to interrupt, and a stray Ctrl-C should not throw anyone out; C{/quit}
-leaves.
+leaves.  An C{IAC} before a byte that names no command is data, like the byte after it.
+
+Commands are not held, so they cost no memory however many come; nor are they lines, so a
+connection that sends nothing else is closed by the idle timeout.
 """
 
 from __future__ import annotations
@@ -91,7 +94,9 @@ class TelnetInput:
                 break
             verb = data[command + 1]
             start = command + 2
-            if self._subnegotiating:
+            if verb < SE and not self._subnegotiating:  # not a command: data (and not UTF-8)
+                text.append(data[command:start])
+            elif self._subnegotiating:
                 self._subnegotiating = verb != SE
             elif verb == IAC:  # an escaped 0xFF: not UTF-8, so the line will be refused
                 text.append(_IAC)

@@ -34,13 +34,21 @@ class FakeClient:
         data = line if isinstance(line, bytes) else line.encode("utf-8")
         self.protocol.dataReceived(data + b"\r\n")
 
+    def sent(self) -> bytes:
+        """
+        What the server sent since the last call, as bytes: for what is not lines, such as
+        telnet's answers or a packet client's output.
+        """
+        self.protocol.factory.gate.clock.advance(0)  # the end of the reactor turn: output is written
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
     def received(self) -> list[str]:
         """
         The lines received since the last call, without their CRLF.
         """
-        self.protocol.factory.gate.clock.advance(0)  # the end of the reactor turn: output is written
-        data = _TELNET_ANSWER.sub(b"", self.transport.value())
-        self.transport.clear()
+        data = _TELNET_ANSWER.sub(b"", self.sent())
         assert data == b"" or data.endswith(b"\r\n"), data
         return [line.decode("utf-8") for line in data.split(b"\r\n")[:-1]]
 

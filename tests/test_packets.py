@@ -21,23 +21,13 @@ from helpers import FakeClient, FakeServer
 TUTORIAL_CLIENT = Path(__file__).parent / "tutorial_client.py"
 
 
-def output(client: FakeClient) -> bytes:
-    """
-    Everything the client was sent since the last call, as bytes.
-    """
-    client.protocol.factory.gate.clock.advance(0)
-    data = client.transport.value()
-    client.transport.clear()
-    return data
-
-
 def newcomer(server: FakeServer, *others: FakeClient) -> FakeClient:
     """
     A client that has connected and said nothing yet; what it and C{others} were told so far
     is forgotten.
     """
     client = server.connect()
-    output(client)
+    client.sent()
     for other in others:
         other.received()
     return client
@@ -52,7 +42,7 @@ def packetClient(server: FakeServer, nick: str) -> FakeClient:
     client.protocol.dataReceived(f"/nick {nick}".encode())
     server.clock.advance(PACKET_WAIT)
     assert client.protocol.packets
-    output(client)
+    client.sent()
     return client
 
 
@@ -66,7 +56,7 @@ def test_aFirstMessageWithNoLineEndIsHeardAfterAPause() -> None:
     server.clock.advance(PACKET_WAIT * 0.1)
     assert alice.received() == ["<guest2> hello"]
     assert tutorial.protocol.packets
-    assert output(tutorial) == b"<guest2> hello"
+    assert tutorial.sent() == b"<guest2> hello"
 
 
 def test_eachPacketIsAMessage() -> None:
@@ -96,10 +86,10 @@ def test_packetClientsReadOneLinePerMessage() -> None:
     tutorial = packetClient(server, "tut")
     alice.received()
     alice.send("hi")
-    assert output(tutorial) == b"<alice> hi"
+    assert tutorial.sent() == b"<alice> hi"
     alice.send("one")
     alice.send("two")
-    assert output(tutorial) == b"<alice> one\n<alice> two"
+    assert tutorial.sent() == b"<alice> one\n<alice> two"
     assert alice.received() == ["<alice> hi", "<alice> one", "<alice> two"]
 
 
@@ -170,7 +160,7 @@ def test_theLimitsHoldForPackets() -> None:
     tutorial = packetClient(server, "tut")  # the first of three lines at once
     alice.received()
     tutorial.protocol.dataReceived(b"far too long for it")
-    assert output(tutorial) == b"!!! Line too long (over 10 bytes); it was discarded"
+    assert tutorial.sent() == b"!!! Line too long (over 10 bytes); it was discarded"
     tutorial.protocol.dataReceived(b"ok")
     tutorial.protocol.dataReceived(b"flood")
     assert alice.received() == ["<tut> ok"]
@@ -184,7 +174,7 @@ def test_aFirstInputWithNoLineEndPastTheReceiveLimitIsAnOverlongLine() -> None:
     for _ in range(3):
         client.protocol.dataReceived(b"x" * 40)
     assert client.transport.disconnecting
-    assert output(client).endswith(b"!!! Line too long: no end of line in 100 bytes\r\n")
+    assert client.sent().endswith(b"!!! Line too long: no end of line in 100 bytes\r\n")
 
 
 def test_aClientThatGoesBeforeTheDecisionLeavesNoTimer() -> None:

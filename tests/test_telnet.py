@@ -15,24 +15,15 @@ from hypothesis import strategies as st
 from chat.limits import Limits
 from chat.line.telnet import TelnetInput
 from daemon import joinAs
-from helpers import FakeClient, FakeServer
+from helpers import FakeServer
 from terminal import TerminalClient
 from test_properties import chunked
 
-IAC, DONT, DO, WONT, WILL, SB, SE, IP = b"\xff", b"\xfe", b"\xfd", b"\xfc", b"\xfb", b"\xfa", b"\xf0", b"\xf4"
+IAC, DONT, DO, WONT, WILL = b"\xff", b"\xfe", b"\xfd", b"\xfc", b"\xfb"
+SB, SE, IP = b"\xfa", b"\xf0", b"\xf4"
 TM, ECHO, NAWS = b"\x06", b"\x01", b"\x1f"
 CTRL_C = IAC + IP + IAC + DO + TM  # what telnet sends on Ctrl-C
 HINT = "*** Ctrl-C does not leave the chat; type /quit to leave"
-
-
-def output(client: FakeClient) -> bytes:
-    """
-    Everything the client was sent since the last call, as bytes.
-    """
-    client.protocol.factory.gate.clock.advance(0)
-    data = client.transport.value()
-    client.transport.clear()
-    return data
 
 
 class Peer:
@@ -59,7 +50,7 @@ def test_ctrlCIsAnsweredAndChatGoesOn() -> None:
     server = FakeServer()
     alice, bob = server.connectMany("alice", "bob")
     alice.protocol.dataReceived(CTRL_C)
-    assert output(alice) == IAC + WILL + TM + HINT.encode() + b"\r\n"
+    assert alice.sent() == IAC + WILL + TM + HINT.encode() + b"\r\n"
     bob.send("still there?")
     assert alice.received() == ["<bob> still there?"]
     assert bob.received() == ["<bob> still there?"]
@@ -70,9 +61,9 @@ def test_theHintComesOnce() -> None:
     server = FakeServer()
     (alice,) = server.connectMany("alice")
     alice.protocol.dataReceived(CTRL_C)
-    output(alice)
+    alice.sent()
     alice.protocol.dataReceived(CTRL_C + CTRL_C)
-    assert output(alice) == (IAC + WILL + TM) * 2
+    assert alice.sent() == (IAC + WILL + TM) * 2
 
 
 def test_theAnswerFollowsWhatWasQueued() -> None:
@@ -84,7 +75,7 @@ def test_theAnswerFollowsWhatWasQueued() -> None:
     alice, bob = server.connectMany("alice", "bob")
     bob.send("before")
     alice.protocol.dataReceived(CTRL_C)
-    assert output(alice) == b"<bob> before\r\n" + IAC + WILL + TM + HINT.encode() + b"\r\n"
+    assert alice.sent() == b"<bob> before\r\n" + IAC + WILL + TM + HINT.encode() + b"\r\n"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +95,7 @@ def test_optionsAreRefusedAndCommandsNeverRelayed(command: bytes, answer: bytes)
     server = FakeServer()
     alice, bob = server.connectMany("alice", "bob")
     alice.protocol.dataReceived(b"hel" + command + b"lo\r\n")
-    assert output(alice) == answer + b"<alice> hello\r\n"
+    assert alice.sent() == answer + b"<alice> hello\r\n"
     assert bob.received() == ["<alice> hello"]
 
 
@@ -116,7 +107,7 @@ def test_anInterruptAloneIsIgnored() -> None:
     server = FakeServer()
     (alice,) = server.connectMany("alice")
     alice.protocol.dataReceived(IAC + IP)
-    assert output(alice) == b""
+    assert alice.sent() == b""
     assert not alice.transport.disconnecting
 
 
@@ -139,7 +130,10 @@ def test_anIacBeforeNoCommandIsData() -> None:
     alice, bob = server.connectMany("alice", "bob")
     alice.protocol.dataReceived(b"a" + IAC + b"\x0bb" + IAC)
     alice.protocol.dataReceived(b"\nnext\n")
-    assert alice.received() == ["!!! That line was not valid UTF-8 and was discarded", "<alice> next"]
+    assert alice.received() == [
+        "!!! That line was not valid UTF-8 and was discarded",
+        "<alice> next",
+    ]
     assert bob.received() == ["<alice> next"]
 
 

@@ -141,6 +141,11 @@ class LineProtocol(Connection, LineReceiver):
             self._reader.dataReceived(data)
 
     def telnetReply(self, reply: bytes) -> None:
+        """
+        Write C{reply} after what is queued (telnet discards what came before its timing
+        mark's answer, not after), through the output queue, so that a client that asks and
+        never reads meets the SendQ limit.
+        """
         self.writePending()
         self.pendingOutput = [reply]
         Connection.writePending(self)

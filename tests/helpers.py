@@ -4,6 +4,8 @@ Drive the server in memory: a hub and factory on a fake clock, clients on String
 
 from __future__ import annotations
 
+import re
+
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -14,6 +16,9 @@ from chat.hub import Hub
 from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
 
+
+# The server's answers to telnet options in the input: not lines (test_telnet checks them).
+_TELNET_ANSWER = re.compile(rb"\xff[\xfb-\xfe].", re.DOTALL)
 
 NO_FLOOD = Limits(floodRate=0)
 
@@ -31,13 +36,21 @@ class FakeClient:
         data = line if isinstance(line, bytes) else line.encode("utf-8")
         self.protocol.dataReceived(data + b"\r\n")
 
-    def received(self) -> list[str]:
+    def sent(self) -> bytes:
         """
-        The lines received since the last call, without their CRLF.
+        What the server sent since the last call, as bytes: for what is not lines, such as
+        telnet's answers or a packet client's output.
         """
         self.protocol.factory.gate.clock.advance(0)  # the end of the reactor turn: output is written
         data = self.transport.value()
         self.transport.clear()
+        return data
+
+    def received(self) -> list[str]:
+        """
+        The lines received since the last call, without their CRLF.
+        """
+        data = _TELNET_ANSWER.sub(b"", self.sent())
         assert data == b"" or data.endswith(b"\r\n"), data
         return [line.decode("utf-8") for line in data.split(b"\r\n")[:-1]]
 

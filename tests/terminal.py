@@ -1,10 +1,11 @@
 """
-The real client on a pseudo-terminal, its screen rendered by a terminal emulator (pyte), so
-that tests read what a person would see.
+The real client (or another terminal program, such as telnet) on a pseudo-terminal, its
+screen rendered by a terminal emulator (pyte), so that tests read what a person would see.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
@@ -12,14 +13,38 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Sequence
 
 import pyte
 
 from daemon import ROOT, TIMEOUT
 
 
+CHAT_CLIENT = (sys.executable, "-m", "chat.client")
+
+
+def _takeTerminal() -> None:
+    """
+    In the child, a session leader by now: make its standard input, the pseudo-terminal, its
+    controlling terminal, so that Ctrl-C typed there sends it C{SIGINT}.
+    """
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class TerminalClient:
-    def __init__(self, *argv: str, env: dict[str, str] | None = None, columns: int = 80, lines: int = 12):
+    def __init__(
+        self,
+        *argv: str,
+        env: dict[str, str] | None = None,
+        columns: int = 80,
+        lines: int = 12,
+        program: Sequence[str] = CHAT_CLIENT,
+        controlling: bool = False,
+    ):
+        """
+        Run C{program} with C{argv} on a new pseudo-terminal; with C{controlling}, as the
+        terminal's controlling process, whose line discipline turns Ctrl-C into C{SIGINT}.
+        """
         self.master, slave = pty.openpty()
         os.set_blocking(self.master, False)
         termios.tcsetwinsize(slave, (lines, columns))
@@ -29,9 +54,10 @@ class TerminalClient:
         environment.pop("NO_COLOR", None)
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chat.client", *argv],
+            [*program, *argv],
             stdin=slave, stdout=slave, stderr=subprocess.PIPE,
             cwd=ROOT, env=environment, start_new_session=True,
+            preexec_fn=_takeTerminal if controlling else None,
         )
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)

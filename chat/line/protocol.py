@@ -5,6 +5,11 @@ L{LineProtocol} turns bytes into hub calls (through L{chat.line.commands}) and e
 lines (through L{chat.line.render}); the input rules are L{chat.reader.LineReader}'s, the output
 and the connection's lifetime L{chat.connection.Connection}'s, the limits the
 L{chat.gate.Gate}'s.  L{LineFactory} wires each connection to the hub and the gate.
+
+Two kinds of client that do not quite send lines are met on the same port, with no option:
+telnet's commands are answered and taken out of the input (L{chat.line.telnet}), and a client
+that sends one message per packet, with no line ending, is told by its first message and
+spoken to as it expects (L{chat.line.packets}).
 """
 
 from __future__ import annotations
@@ -18,20 +23,26 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.connection import Connection
-from chat.fanout import BatchFanout
+from chat.fanout import BatchFanout, takeOutput
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.line.commands import execute
+from chat.line.packets import FirstInput, asLine, asPacket
 from chat.line.render import encode
+from chat.line.telnet import IAC, TelnetInput
 from chat.reader import LineReader
 
 _HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
 _TLS_HANDSHAKE = b"\x16\x03"
+_IAC = bytes([IAC])
 
 
 class LineProtocol(Connection, LineReceiver):
     """
     One connected user of the line protocol, always in one room, its current C{room}.
+
+    @ivar packets: whether the client sends one message per packet, not lines (see
+        L{chat.line.packets}); known from its first message.
     """
 
     factory: LineFactory
@@ -39,6 +50,11 @@ class LineProtocol(Connection, LineReceiver):
     _nick = ""
     _reader: LineReader | None = None
     _sawInput = False
+    _firstInput: FirstInput | None = None
+    _decided = False
+    _telnet: TelnetInput | None = None
+    _hinted = False
+    packets = False
 
     def __init__(self) -> None:
         Connection.__init__(self)
@@ -70,6 +86,8 @@ class LineProtocol(Connection, LineReceiver):
             self.endConnection(reason)
             return
         self._reader.stop()
+        if self._firstInput is not None:
+            self._firstInput.stop()
         why = self.endConnection(reason)
         self.factory.hub.disconnect(self, why)
         self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
@@ -88,7 +106,60 @@ class LineProtocol(Connection, LineReceiver):
             if _HTTP_REQUEST.match(first):
                 self.drop("This is a chat server, not a web server")
                 return
-        self._reader.dataReceived(data)
+        if self._telnet is not None or _IAC in data:
+            if self._telnet is None:
+                self._telnet = TelnetInput(self)
+            data = self._telnet.feed(data)
+            if not data or self.closing:
+                return
+        if self.packets:
+            self._reader.dataReceived(asLine(data))
+        elif self._decided:
+            self._reader.dataReceived(data)
+        else:
+            if self._firstInput is None:
+                self._firstInput = FirstInput(
+                    self.factory.gate.clock, self._framingDecided, self.factory.gate.limits.maxRecvQ
+                )
+            self._firstInput.dataReceived(data)
+
+    def _framingDecided(self, packets: bool, data: bytes) -> None:
+        """
+        The first input showed whether the client sends C{packets} or lines: from now on it
+        is read so, starting with C{data}, that input as lines.
+        """
+        self._decided = True
+        self._firstInput = None
+        self.packets = packets
+        if packets:
+            self.log.info(
+                "{peer} ({nick}) sends a message per packet, with no line ending",
+                peer=self.peer,
+                nick=self.nick,
+            )
+        if self._reader is not None and not self.closing:
+            self._reader.dataReceived(data)
+
+    def telnetReply(self, reply: bytes) -> None:
+        """
+        Write C{reply} after what is queued (telnet discards what came before its timing
+        mark's answer, not after), through the output queue, so that a client that asks and
+        never reads meets the SendQ limit.
+        """
+        self.writePending()
+        self.pendingOutput = [reply]
+        Connection.writePending(self)
+        if self.packets:
+            self.outlet = None
+
+    def telnetInterrupted(self) -> None:
+        """
+        Ctrl-C in telnet is ignored: a chat has no process to interrupt, and a stray one
+        should not throw anyone out.  The first one is met with a hint.
+        """
+        if not self._hinted:
+            self._hinted = True
+            self.deliver(events.Notice("Ctrl-C does not leave the chat; type /quit to leave"))
 
     def lineTooLong(self) -> None:
         self.deliver(
@@ -116,6 +187,20 @@ class LineProtocol(Connection, LineReceiver):
         self.deliver(events.Error("Internal error: that line was dropped"))
 
     # Output
+
+    def writePending(self) -> None:
+        """
+        Write what is queued, as the client shows it: see L{asPacket}.
+        """
+        if not self.packets:
+            Connection.writePending(self)
+            return
+        data = takeOutput(self)
+        if data:
+            self.pendingOutput = [asPacket(data)]
+            Connection.writePending(self)
+        # Never straight to the socket from the fan-out: every write goes through here.
+        self.outlet = None
 
     @property
     def nick(self) -> str:

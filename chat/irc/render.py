@@ -1,0 +1,142 @@
+"""
+How hub events look on the IRC wire: L{encoder} makes the function that a front end's
+L{chat.fanout.BatchFanout} renders every event with, once for all the connections that see it
+the same way.
+
+The lines of a room are the same for every IRC client in it, save for the C{server-time} tag,
+so the IRC front end has two fanouts, one per kind of client.  Replies that name their
+recipient (numerics, server notices) are rendered by the connection itself and handed to the
+fanout as L{Wire}, so that they keep their place among the room's lines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import singledispatch
+
+from twisted.internet.interfaces import IReactorTime
+
+from chat import events
+from chat.irc.message import Message, serialize
+
+HOST = "chat"
+"""
+The host part of every user's mask, C{nick!nick@chat}: the same for every user on every
+server of a cluster, so that nobody learns an address from it.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """
+    A line already rendered for one connection, which the encoder passes through as it is.
+    """
+
+    data: bytes
+
+
+def userMask(nick: str) -> str:
+    """
+    The source of what C{nick} does: C{nick!nick@chat}.
+    """
+    return f"{nick}!{nick}@{HOST}"
+
+
+def timeTag(seconds: float) -> str:
+    """
+    C{seconds} since the epoch as a C{server-time} tag value: C{2026-11-25T19:58:38.123Z}.
+    """
+    whole = int(seconds)
+    millis = int(round((seconds - whole) * 1000))
+    if millis == 1000:
+        whole, millis = whole + 1, 0
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def ctcpAction(text: str) -> str:
+    return f"\x01ACTION {text}\x01"
+
+
+@singledispatch
+def toMessage(event: events.Event) -> Message:
+    """
+    The IRC message that shows C{event} to everyone who sees it alike.
+    """
+    raise TypeError(f"No IRC form for {event!r}")
+
+
+@toMessage.register
+def _said(event: events.Said) -> Message:
+    text = ctcpAction(event.text) if event.action else event.text
+    return Message("PRIVMSG", (event.room, text), userMask(event.nick))
+
+
+@toMessage.register
+def _replayed(event: events.Replayed) -> Message:
+    return _said(event.said)
+
+
+@toMessage.register
+def _private(event: events.PrivateMessage) -> Message:
+    return Message("PRIVMSG", (event.recipient, event.text), userMask(event.sender))
+
+
+@toMessage.register
+def _joined(event: events.Joined) -> Message:
+    return Message("JOIN", (event.room,), userMask(event.nick))
+
+
+@toMessage.register
+def _left(event: events.Left) -> Message:
+    return Message("PART", (event.room,), userMask(event.nick))
+
+
+@toMessage.register
+def _quit(event: events.Quit) -> Message:
+    return Message("QUIT", (event.reason,), userMask(event.nick))
+
+
+@toMessage.register
+def _nickChanged(event: events.NickChanged) -> Message:
+    return Message("NICK", (event.new,), userMask(event.old))
+
+
+@toMessage.register
+def _topicChanged(event: events.TopicChanged) -> Message:
+    return Message("TOPIC", (event.room, event.topic), userMask(event.nick))
+
+
+def eventTime(event: events.Event) -> float | None:
+    """
+    When C{event} happened, if it says: a line keeps the time it was said at, in history too.
+    """
+    if isinstance(event, events.Said):
+        return event.time
+    if isinstance(event, events.Replayed):
+        return event.said.time
+    return None
+
+
+def encoder(clock: IReactorTime, serverTime: bool) -> Callable[[events.Event], bytes]:
+    """
+    The encoder of a fanout: for clients with the C{server-time} capability if
+    C{serverTime}, each line then tagged with when it happened.
+    """
+
+    def encode(event: events.Event) -> bytes:
+        if type(event) is Wire:
+            return event.data
+        message = toMessage(event)
+        if serverTime:
+            when = eventTime(event)
+            message = Message(
+                message.command,
+                message.params,
+                message.source,
+                {"time": timeTag(clock.seconds() if when is None else when)},
+            )
+        return serialize(message)
+
+    return encode

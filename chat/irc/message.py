@@ -165,5 +165,6 @@ def serialize(message: Message) -> bytes:
             if not param or " " in param or param.startswith(":"):
                 raise MessageError(f"Bad middle parameter {param!r}")
         parts.extend(middle)
-        parts.append(":" + last if not last or " " in last or last.startswith(":") else last)
+        # Always as a trailing parameter: simple clients (sic) read the text only from there.
+        parts.append(":" + last)
     return " ".join(parts).encode("utf-8", "replace") + b"\r\n"

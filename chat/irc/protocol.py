@@ -706,8 +706,8 @@ class IRCFactory(ServerFactory):
         self.motd = motd
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
-        self.plain = BatchFanout(gate.clock, encoder(gate.clock, serverTime=False))
-        self.timed = BatchFanout(gate.clock, encoder(gate.clock, serverTime=True))
+        self.plain = BatchFanout(gate.clock, encoder(gate.clock, False, name))
+        self.timed = BatchFanout(gate.clock, encoder(gate.clock, True, name))
         self.created = timeTag(gate.clock.seconds())
         self.isupport = (
             "CASEMAPPING=rfc1459",

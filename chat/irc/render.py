@@ -119,16 +119,32 @@ def eventTime(event: events.Event) -> float | None:
     return None
 
 
-def encoder(clock: IReactorTime, serverTime: bool) -> Callable[[events.Event], bytes]:
+def fromServer(event: events.Event, server: str) -> Message | None:
+    """
+    The message that shows C{event} if the server says it: a notice or refusal, or a room's
+    topic.  A connection renders these for itself, addressed to its nick; what reaches the
+    fanout (a notice to every member) is addressed to C{*}, as for a client with no nick yet.
+    """
+    if isinstance(event, events.Notice | events.Error):
+        return Message("NOTICE", ("*", event.text), server)
+    if isinstance(event, events.Topic):
+        return Message("332", ("*", event.room, event.topic), server)
+    return None
+
+
+def encoder(
+    clock: IReactorTime, serverTime: bool, server: str
+) -> Callable[[events.Event], bytes]:
     """
     The encoder of a fanout: for clients with the C{server-time} capability if
-    C{serverTime}, each line then tagged with when it happened.
+    C{serverTime}, each line then tagged with when it happened; C{server} is the source of
+    what the server says.
     """
 
     def encode(event: events.Event) -> bytes:
         if type(event) is Wire:
             return event.data
-        message = toMessage(event)
+        message = fromServer(event, server) or toMessage(event)
         if serverTime:
             when = eventTime(event)
             message = Message(

@@ -148,7 +148,7 @@ def serialize(message: Message) -> bytes:
         parts.append(
             "@"
             + ";".join(
-                f"{_clean(key)}={escapeTag(value)}" if value else _clean(key)
+                f"{_clean(key)}={_clean(escapeTag(value))}" if value else _clean(key)
                 for key, value in message.tags.items()
             )
         )

@@ -496,3 +496,18 @@ def test_disconnectFreesTheNick() -> None:
     alice.disconnect()
     assert server.gate.connections == set()
     server.connectIRC("alice")
+
+
+def test_isonUserhostTagmsg() -> None:
+    server = MixedServer()
+    alice = server.connectIRC("alice")
+    server.connectMany("Bob")
+    alice.send("AWAY :out")
+    alice.received()
+    alice.send("ISON bob carol :alice")
+    alice.send("USERHOST bob alice nobody")
+    alice.send("@+typing=active TAGMSG #lobby")
+    assert alice.received() == [
+        ":testchat 303 alice :Bob alice",
+        ":testchat 302 alice :Bob=+Bob@chat alice=-alice@chat",
+    ]

@@ -625,6 +625,28 @@ class IRCProtocol(Connection, Protocol):
                 self.numeric(N.RPL_AWAY, nick, away)
         self.numeric(N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
+    @_command("ISON", 1)
+    def _ison(self, message: Message) -> None:
+        present = []
+        for nick in " ".join(message.params).split():
+            try:
+                present.append(self.factory.hub.find(nick).nick)
+            except ChatError:
+                pass
+        self.numeric(N.RPL_ISON, " ".join(present))
+
+    @_command("USERHOST", 1)
+    def _userhost(self, message: Message) -> None:
+        replies = []
+        for nick in message.params[:5]:
+            try:
+                member = self.factory.hub.find(nick)
+            except ChatError:
+                continue
+            here = "-" if getattr(member, "away", "") else "+"
+            replies.append(f"{member.nick}={here}{member.nick}@{HOST}")
+        self.numeric(N.RPL_USERHOST, " ".join(replies))
+
     @_command("AWAY")
     def _away(self, message: Message) -> None:
         self.away = message.params[0] if message.params else ""
@@ -642,6 +664,13 @@ class IRCProtocol(Connection, Protocol):
     @_command("NOTICE")
     def _notice(self, message: Message) -> None:
         self._send(message, notice=True)
+
+    @_command("TAGMSG")
+    def _tagmsg(self, message: Message) -> None:
+        """
+        A message of client tags alone (typing notifications, reactions): the hub carries no
+        tags, so it goes nowhere, quietly, as C{message-tags} clients send it unasked.
+        """
 
     def _send(self, message: Message, notice: bool) -> None:
         """

@@ -5,8 +5,11 @@ clients meeting in the same rooms.
 
 from __future__ import annotations
 
+from twisted.internet import defer
+
 from chat import events
 from chat.errors import InvalidText
+from chat.relay import Alone
 from helpers import MixedServer
 
 WELCOME = [
@@ -511,3 +514,37 @@ def test_isonUserhostTagmsg() -> None:
         ":testchat 303 alice :Bob alice",
         ":testchat 302 alice :Bob=+Bob@chat alice=-alice@chat",
     ]
+
+
+class SlowRelay(Alone):
+    """
+    A relay with no other servers whose nick claims wait for the test to answer them, as a
+    cluster's do.
+    """
+
+    def __init__(self) -> None:
+        self.claims: list[defer.Deferred[bool]] = []
+
+    def claim(self, nick: str) -> defer.Deferred[bool]:
+        self.claims.append(defer.Deferred())
+        return self.claims[-1]
+
+
+def test_linesWaitForTheClusterToGrantTheNick() -> None:
+    server = MixedServer()
+    relay = server.hub.relay = SlowRelay()
+    client = server.connectIRC()
+    client.send("NICK alice")
+    client.send("USER alice 0 * :Alice")
+    client.send("JOIN #lobby")
+    assert client.received() == []
+    relay.claims[0].callback(False)
+    assert client.received() == [
+        ":testchat 433 * alice :Nickname is already in use",
+        ":testchat 451 * :You have not registered",  # the JOIN, held until then
+    ]
+    client.send("NICK alicia")
+    relay.claims[1].callback(True)
+    lines = client.received()
+    assert lines[0].startswith(":testchat 001 alicia ")
+    assert server.hub.roomsOf(client.protocol) == []

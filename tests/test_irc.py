@@ -10,7 +10,7 @@ from twisted.internet import defer
 from chat import events
 from chat.errors import InvalidText
 from chat.relay import Alone
-from helpers import MixedServer
+from helpers import FakeClient, MixedServer
 
 WELCOME = [
     ":testchat 001 alice :Welcome to the testchat IRC network, alice!alice@chat",
@@ -26,6 +26,19 @@ WELCOME = [
     ":testchat 255 alice :I have 1 clients and 1 servers",
     ":testchat 422 alice :MOTD File is missing",
 ]
+
+
+def ircAliceLineBob(server: MixedServer, caps: str = "") -> tuple[FakeClient, FakeClient]:
+    """
+    IRC user alice (with C{caps}) and line user bob in C{#lobby}, what they were told so far
+    read.
+    """
+    alice = server.connectIRC("alice", caps=caps)
+    (bob,) = server.connectMany("bob")
+    alice.send("JOIN #lobby")
+    alice.received()
+    bob.received()
+    return alice, bob
 
 
 def test_registrationWithoutCapabilities() -> None:
@@ -157,11 +170,7 @@ def test_joinSeveralAndBadNames() -> None:
 
 def test_part() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    alice.received()
-    bob.received()
+    alice, bob = ircAliceLineBob(server)
     alice.send("PART #lobby :bye")
     assert alice.received() == [":alice!alice@chat PART :#lobby"]
     assert bob.received() == ["*** alice has left #lobby"]
@@ -175,11 +184,7 @@ def test_part() -> None:
 
 def test_topic() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    alice.received()
-    bob.received()
+    alice, bob = ircAliceLineBob(server)
     alice.send("TOPIC #lobby")
     alice.send("TOPIC #lobby :Be nice")
     alice.send("TOPIC #lobby")
@@ -345,11 +350,7 @@ def test_messageErrors() -> None:
 
 def test_nickChangesSeenByBoth() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    alice.received()
-    bob.received()
+    alice, bob = ircAliceLineBob(server)
     alice.send("NICK alicia")
     assert alice.received() == [":alice!alice@chat NICK :alicia"]
     assert bob.received() == ["*** alice is now known as alicia"]
@@ -367,11 +368,7 @@ def test_nickChangesSeenByBoth() -> None:
 
 def test_quitSeenByLineUsers() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    bob.received()
-    alice.received()
+    alice, bob = ircAliceLineBob(server)
     alice.send("QUIT :off to bed")
     assert alice.received() == [":testchat ERROR :Closing link: Quit: off to bed"]
     assert alice.transport.disconnecting
@@ -382,10 +379,7 @@ def test_quitSeenByLineUsers() -> None:
 
 def test_lineUserQuitSeenByIRC() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    alice.received()
+    alice, bob = ircAliceLineBob(server)
     bob.send("/quit later")
     assert alice.received() == [":bob!bob@chat QUIT :later"]
 
@@ -421,11 +415,7 @@ def test_lineLengths() -> None:
 
 def test_clientTagsAreIgnored() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice", caps="message-tags")
-    (bob,) = server.connectMany("bob")
-    alice.send("JOIN #lobby")
-    alice.received()
-    bob.received()
+    alice, bob = ircAliceLineBob(server, caps="message-tags")
     alice.send("@+draft/reply=1;+x=y\\sz :alice!alice@elsewhere PRIVMSG #lobby :tagged")
     assert bob.received() == ["<alice> tagged"]
 

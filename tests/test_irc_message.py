@@ -11,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from chat.irc.message import Message, MessageError, escapeTag, parse, serialize, unescapeTag
+from chat import events
+from chat.irc.message import (
+    Message,
+    MessageError,
+    escapeTag,
+    parse,
+    serialize,
+    splitTags,
+    unescapeTag,
+)
+from chat.irc.render import encoder
 from chat.limits import Limits
 from chat.reader import LineReader
 
@@ -129,3 +139,40 @@ def test_serializeDropsLineBreaks() -> None:
 def test_serializeRefusesBadMiddleParameters(params: tuple[str, ...]) -> None:
     with pytest.raises(MessageError):
         serialize(Message("CMD", params))
+
+
+@settings(deadline=None)
+@given(
+    st.text(_TEXT, min_size=0, max_size=700),
+    st.booleans(),
+    st.from_regex(r"\A[a-z]{1,32}\Z"),
+    st.booleans(),
+)
+def test_longLinesAreCutToFit(said: str, action: bool, nick: str, serverTime: bool) -> None:
+    """
+    A line user may say 2 KB at once; an IRC client gets it as lines of at most 512 bytes
+    (without tags) that put together say the same, as an action if it was one.
+    """
+    encode = encoder(MemoryReactorClock(), serverTime, "chat")
+    data = encode(events.Said("#lobby", nick, said, 0.0, action))
+    lines = data.split(b"\r\n")[:-1]
+    pieces = []
+    for line in lines:
+        message = parse(line)
+        _, body = splitTags(line)
+        assert len(body) + 2 <= 512
+        assert message.command == "PRIVMSG" and message.params[0] == "#lobby"
+        assert message.source == f"{nick}!{nick}@chat"
+        assert ("time" in message.tags) is serverTime
+        text = message.params[1]
+        if action:
+            assert text.startswith("\x01ACTION ") and text.endswith("\x01")
+            text = text[len("\x01ACTION ") : -1]
+        pieces.append(text)
+    assert "".join(pieces) == said
+    assert len(lines) == 1 or len(said.encode("utf-8")) > 400
+
+
+def test_aShortLineIsNotCut() -> None:
+    encode = encoder(MemoryReactorClock(), False, "chat")
+    assert encode(events.Said("#a", "n", "x" * 400, 0.0)) == b":n!n@chat PRIVMSG #a :" + b"x" * 400 + b"\r\n"

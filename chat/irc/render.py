@@ -19,7 +19,7 @@ from functools import singledispatch
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
-from chat.irc.message import Message, serialize
+from chat.irc.message import MAX_BODY, Message, serialize
 
 HOST = "chat"
 """
@@ -108,6 +108,54 @@ def _topicChanged(event: events.TopicChanged) -> Message:
     return Message("TOPIC", (event.room, event.topic), userMask(event.nick))
 
 
+def splitText(text: str, size: int) -> list[str]:
+    """
+    C{text} cut into pieces of at most C{size} bytes of UTF-8, never inside a character, and
+    after a space where one is near the end of a piece; joined, the pieces are C{text}.
+    """
+    data = text.encode("utf-8")
+    pieces = []
+    while len(data) > size:
+        cut = size
+        while cut > 0 and data[cut] & 0xC0 == 0x80:  # a continuation byte: inside a character
+            cut -= 1
+        space = data.rfind(b" ", size // 2, cut)
+        if space >= 0:
+            cut = space + 1
+        if cut == 0:  # a size smaller than one character: a caller's mistake, but end
+            cut = size
+        pieces.append(data[:cut].decode("utf-8", "replace"))
+        data = data[cut:]
+    pieces.append(data.decode("utf-8", "replace"))
+    return pieces
+
+
+def fitted(message: Message) -> list[Message]:
+    """
+    C{message}, or a C{PRIVMSG} cut into several, so that each line is at most 512 bytes
+    without its tags (a line user may say 2 KB at once): a strict IRC client cuts or drops a
+    longer line.  An action stays an action in every piece.
+    """
+    if message.command != "PRIVMSG":
+        return [message]
+    target, text = message.params
+    action = text.startswith("\x01ACTION ") and text.endswith("\x01")
+    body = text[len("\x01ACTION ") : -1] if action else text
+    empty = Message(message.command, (target, ctcpAction("") if action else ""), message.source)
+    room = MAX_BODY - len(serialize(empty))
+    if len(body.encode("utf-8")) <= room:
+        return [message]
+    return [
+        Message(
+            message.command,
+            (target, ctcpAction(piece) if action else piece),
+            message.source,
+            message.tags,
+        )
+        for piece in splitText(body, max(room, 4))
+    ]
+
+
 def eventTime(event: events.Event) -> float | None:
     """
     When C{event} happened, if it says: a line keeps the time it was said at, in history too.
@@ -153,6 +201,9 @@ def encoder(
                 message.source,
                 {"time": timeTag(clock.seconds() if when is None else when)},
             )
-        return serialize(message)
+        pieces = fitted(message)
+        if len(pieces) == 1:
+            return serialize(message)
+        return b"".join(serialize(piece) for piece in pieces)
 
     return encode

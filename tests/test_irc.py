@@ -538,3 +538,15 @@ def test_linesWaitForTheClusterToGrantTheNick() -> None:
     lines = client.received()
     assert lines[0].startswith(":testchat 001 alicia ")
     assert server.hub.roomsOf(client.protocol) == []
+
+
+def test_repliesFitInALine() -> None:
+    server = MixedServer()
+    alice = server.connectIRC("alice")
+    alice.send("JOIN #lobby")
+    alice.send("TOPIC #lobby :" + "\U0001f600" * 300)
+    alice.received()
+    alice.send("TOPIC #lobby")
+    (line,) = alice.received()
+    assert line.startswith(":testchat 332 alice #lobby :\U0001f600")
+    assert len(line.encode("utf-8")) <= 510

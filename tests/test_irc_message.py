@@ -176,3 +176,10 @@ def test_longLinesAreCutToFit(said: str, action: bool, nick: str, serverTime: bo
 def test_aShortLineIsNotCut() -> None:
     encode = encoder(MemoryReactorClock(), False, "chat")
     assert encode(events.Said("#a", "n", "x" * 400, 0.0)) == b":n!n@chat PRIVMSG #a :" + b"x" * 400 + b"\r\n"
+
+
+def test_aLongQuitReasonIsCut() -> None:
+    encode = encoder(MemoryReactorClock(), False, "chat")
+    data = encode(events.Quit("n", "é" * 600))
+    assert data.startswith(b":n!n@chat QUIT :\xc3\xa9") and data.endswith(b"\xc3\xa9\r\n")
+    assert len(data) in (511, 512) and data.count(b"\r\n") == 1

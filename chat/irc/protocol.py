@@ -36,7 +36,7 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
-from chat.irc.render import HOST, Wire, encoder, timeTag, userMask
+from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, userMask
 from chat.names import NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
 from chat.reader import LineReader
 
@@ -238,7 +238,8 @@ class IRCProtocol(Connection, Protocol):
         """
         if message.source is None:
             message = Message(message.command, message.params, self.factory.name, message.tags)
-        Connection.deliver(self, Wire(serialize(message)))  # type: ignore[arg-type]
+        data = b"".join(serialize(piece) for piece in fitted(message))
+        Connection.deliver(self, Wire(data))  # type: ignore[arg-type]
 
     def numeric(self, code: str, *params: str) -> None:
         """

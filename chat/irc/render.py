@@ -134,25 +134,33 @@ def fitted(message: Message) -> list[Message]:
     """
     C{message}, or a C{PRIVMSG} cut into several, so that each line is at most 512 bytes
     without its tags (a line user may say 2 KB at once): a strict IRC client cuts or drops a
-    longer line.  An action stays an action in every piece.
+    longer line.  An action stays an action in every piece.  Any other message too long (a
+    long quit reason) loses the end of its last parameter.
     """
-    if message.command != "PRIVMSG":
+    if not message.params:
         return [message]
-    target, text = message.params
-    action = text.startswith("\x01ACTION ") and text.endswith("\x01")
-    body = text[len("\x01ACTION ") : -1] if action else text
-    empty = Message(message.command, (target, ctcpAction("") if action else ""), message.source)
+    *first, last = message.params
+    action = (
+        message.command == "PRIVMSG" and last.startswith("\x01ACTION ") and last.endswith("\x01")
+    )
+    body = last[len("\x01ACTION ") : -1] if action else last
+    empty = Message(
+        message.command, (*first, ctcpAction("") if action else ""), message.source
+    )
     room = MAX_BODY - len(serialize(empty))
     if len(body.encode("utf-8")) <= room:
         return [message]
+    pieces = splitText(body, max(room, 4))
+    if message.command != "PRIVMSG":
+        pieces = pieces[:1]
     return [
         Message(
             message.command,
-            (target, ctcpAction(piece) if action else piece),
+            (*first, ctcpAction(piece) if action else piece),
             message.source,
             message.tags,
         )
-        for piece in splitText(body, max(room, 4))
+        for piece in pieces
     ]
 
 
@@ -203,7 +211,7 @@ def encoder(
             )
         pieces = fitted(message)
         if len(pieces) == 1:
-            return serialize(message)
+            return serialize(pieces[0])
         return b"".join(serialize(piece) for piece in pieces)
 
     return encode

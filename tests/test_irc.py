@@ -542,10 +542,11 @@ def test_linesWaitForTheClusterToGrantTheNick() -> None:
 
 def test_repliesFitInALine() -> None:
     server = MixedServer()
-    alice = server.connectIRC("alice")
-    alice.send("JOIN #lobby")
-    alice.send("TOPIC #lobby :" + "\U0001f600" * 300)
-    alice.received()
+    alice, bob = ircAliceLineBob(server)
+    bob.send("/topic " + "\U0001f600" * 300)  # 1200 bytes: a line user may send 2048
+    (changed,) = alice.received()
+    assert changed.startswith(":bob!bob@chat TOPIC #lobby :\U0001f600")
+    assert len(changed.encode("utf-8")) <= 510
     alice.send("TOPIC #lobby")
     (line,) = alice.received()
     assert line.startswith(":testchat 332 alice #lobby :\U0001f600")

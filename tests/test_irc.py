@@ -59,7 +59,7 @@ def test_capabilityNegotiationHoldsRegistration() -> None:
     client = server.connectIRC()
     client.send("CAP LS 302")
     assert client.received() == [
-        ":testchat CAP * LS :echo-message message-tags multi-prefix server-time"
+        ":testchat CAP * LS :batch echo-message message-tags multi-prefix server-time"
     ]
     client.send("NICK alice")
     client.send("USER alice 0 * :Alice")
@@ -551,3 +551,27 @@ def test_repliesFitInALine() -> None:
     (line,) = alice.received()
     assert line.startswith(":testchat 332 alice #lobby :\U0001f600")
     assert len(line.encode("utf-8")) <= 510
+
+
+def test_historyInAChathistoryBatch() -> None:
+    server = MixedServer()
+    bob = server.connect("bob")
+    server.clock.advance(1.5)
+    bob.send("one")
+    bob.send("/me two")
+    alice = server.connectIRC("alice", caps="batch server-time")
+    carol = server.connectIRC("carol", caps="batch")
+    alice.send("JOIN #lobby")
+    assert alice.received()[3:] == [
+        ":testchat BATCH +1 chathistory :#lobby",
+        "@batch=1;time=1970-01-01T00:00:01.500Z :bob!bob@chat PRIVMSG #lobby :one",
+        "@batch=1;time=1970-01-01T00:00:01.500Z :bob!bob@chat PRIVMSG #lobby :\x01ACTION two\x01",
+        ":testchat BATCH :-1",
+    ]
+    carol.send("JOIN #lobby")
+    assert carol.received()[3:] == [
+        ":testchat BATCH +1 chathistory :#lobby",
+        "@batch=1 :bob!bob@chat PRIVMSG #lobby :one",
+        "@batch=1 :bob!bob@chat PRIVMSG #lobby :\x01ACTION two\x01",
+        ":testchat BATCH :-1",
+    ]

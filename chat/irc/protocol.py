@@ -36,13 +36,13 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
-from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, userMask
+from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, toMessage, userMask
 from chat.names import NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
 from chat.reader import LineReader
 
 VERSION = "chat-0.1"
 
-CAPABILITIES = ("echo-message", "message-tags", "multi-prefix", "server-time")
+CAPABILITIES = ("batch", "echo-message", "message-tags", "multi-prefix", "server-time")
 """
 The IRCv3 capabilities offered, in the order C{CAP LS} lists them.
 """
@@ -104,6 +104,7 @@ class IRCProtocol(Connection, Protocol):
     _joining: list[events.Event] | None = None
     _pingTimer: IDelayedCall | None = None
     _pingSent: float | None = None
+    _batches = 0
 
     def __init__(self) -> None:
         Connection.__init__(self)
@@ -486,9 +487,31 @@ class IRCProtocol(Connection, Protocol):
             for topic in topics:
                 self.numeric(N.RPL_TOPIC, topic.room, topic.topic)
             self._names(room.name)
-            for event in held:
-                if not isinstance(event, events.Topic):
-                    Connection.deliver(self, event)
+            self._replay(room.name, [e for e in held if isinstance(e, events.Replayed)])
+
+    def _replay(self, room: str, history: list[events.Replayed]) -> None:
+        """
+        The history of C{room}, which the hub tells a member that joins it, as the lines
+        they were, each with the time it was said under C{server-time}; inside a
+        C{chathistory} batch for a client with the C{batch} capability, so that it can tell
+        them from new lines.
+        """
+        if not history:
+            return
+        if "batch" not in self.caps:
+            for event in history:
+                Connection.deliver(self, event)
+            return
+        self._batches += 1
+        reference = str(self._batches)
+        self.send(Message("BATCH", ("+" + reference, "chathistory", room)))
+        for event in history:
+            message = toMessage(event)
+            tags = {"batch": reference}
+            if "server-time" in self.caps:
+                tags["time"] = timeTag(event.said.time)
+            self.send(Message(message.command, message.params, message.source, tags))
+        self.send(Message("BATCH", ("-" + reference,)))
 
     @_command("PART", 1)
     def _part(self, message: Message) -> None:

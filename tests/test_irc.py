@@ -108,11 +108,13 @@ def test_commandsBeforeRegistration() -> None:
     client.send("PING :x")
     client.send("NICK 1bad")
     client.send("USER a")
+    client.send("USER :")
     assert client.received() == [
         ":testchat 451 * :You have not registered",
         ":testchat 421 * BOGUS :Unknown command",
         ":testchat PONG testchat :x",
         ":testchat 432 * 1bad :A nick is letters, digits and _-[]{}\\|^, not starting with a digit or '-'",
+        ":testchat 461 * USER :Not enough parameters",
         ":testchat 461 * USER :Not enough parameters",
     ]
 

@@ -62,9 +62,7 @@ def _command(name: str, minParams: int = 0) -> Callable[[Handler], Handler]:
 
     def register(handler: Handler) -> Handler:
         def checked(protocol: IRCProtocol, message: Message) -> defer.Deferred[object] | None:
-            if len(message.params) < minParams or (
-                minParams and not message.params[minParams - 1]
-            ):
+            if len(message.params) < minParams or (minParams and not message.params[0]):
                 protocol.numeric(N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
                 return None
             return handler(protocol, message)

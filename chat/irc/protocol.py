@@ -11,7 +11,6 @@ C{getfqdn}.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from twisted.internet import defer

@@ -26,10 +26,11 @@ What every front end shares, between the core and the bytes:
 The front ends, each a package that turns bytes into hub calls and events into bytes:
 
 - L{chat.line}: UTF-8 lines, for nc, telnet and the terminal client.
+- L{chat.irc}: IRC (the Modern IRC Client Protocol, with IRCv3 tags), for IRC clients.
 
 And around them:
 
 - L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run:
-  one hub, one gate, a listener per front end endpoint.
+  one hub, one gate, a listener per front end endpoint (C{--port}, C{--irc}).
 - L{chat.client}: the terminal client, C{python -m chat.client}.
 """

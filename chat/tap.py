@@ -19,6 +19,7 @@ from chat.cluster import ClusterLink
 from chat.errors import InvalidName
 from chat.gate import Gate
 from chat.hub import Hub
+from chat.irc.protocol import IRCFactory
 from chat.limits import Limits
 from chat.line.protocol import LineFactory
 from chat.names import checkRoom
@@ -102,12 +103,13 @@ class Options(usage.Options):
     ]
 
     compData = usage.Completions(
-        optActions={"motd": usage.CompleteFiles()}, multiUse=["port"]
+        optActions={"motd": usage.CompleteFiles()}, multiUse=["port", "irc"]
     )
 
     def __init__(self) -> None:
         super().__init__()
         self["ports"] = []
+        self["ircPorts"] = []
 
     def opt_port(self, description: str) -> None:
         """
@@ -117,6 +119,12 @@ class Options(usage.Options):
 
     opt_p = opt_port
 
+    def opt_irc(self, description: str) -> None:
+        """
+        Endpoint to listen on for IRC clients (tcp:6667, ssl:6697:privateKey=key.pem:certKey=cert.pem); repeat it to listen on several [default: none]
+        """
+        self["ircPorts"].append(description)
+
     def postOptions(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
@@ -124,6 +132,7 @@ class Options(usage.Options):
         # from makeService; parsing needs no reactor.
         for option, parse, descriptions in (
             ("--port", serverFromString, self["ports"]),
+            ("--irc", serverFromString, self["ircPorts"]),
             ("--redis", clientFromString, [self["redis"]] if self["redis"] else []),
         ):
             for description in descriptions:
@@ -247,7 +256,7 @@ class ChatService(service.MultiService):
 def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatService:
     """
     The chat service for C{options}: one hub and one gate, shared by every front end, and a
-    listener per endpoint of each front end (C{--port}: the line protocol).
+    listener per endpoint of each front end (C{--port}: the line protocol; C{--irc}: IRC).
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -260,6 +269,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     gate = Gate(reactor, options["limits"])
     frontEnds = [
         (options["ports"], LineFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
+        (options["ircPorts"], IRCFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
     ]
     cluster = None
     if options["redis"]:

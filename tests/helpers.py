@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from chat.gate import Gate
 from chat.hub import Hub
+from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
 
@@ -28,7 +29,7 @@ class FakeClient:
     One connection to an in-memory server, read and written a line at a time.
     """
 
-    def __init__(self, protocol: LineProtocol, transport: StringTransport) -> None:
+    def __init__(self, protocol: LineProtocol | IRCProtocol, transport: StringTransport) -> None:
         self.protocol = protocol
         self.transport = transport
 
@@ -72,19 +73,54 @@ class FakeServer:
         """
         Connect a client; with C{nick}, take that nick and forget what it was told so far.
         """
-        self._ports += 1
-        peer = IPv4Address("TCP", host, self._ports)
-        protocol = self.factory.buildProtocol(peer)
-        transport = StringTransport(peerAddress=peer)
-        protocol.makeConnection(transport)
-        client = FakeClient(protocol, transport)
+        client = self._connectTo(self.factory, host)
         if nick is not None:
             client.send(f"/nick {nick}")
             client.received()
         return client
+
+    def _connectTo(self, factory: LineFactory | IRCFactory, host: str) -> FakeClient:
+        self._ports += 1
+        peer = IPv4Address("TCP", host, self._ports)
+        protocol = factory.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
+        protocol.makeConnection(transport)
+        return FakeClient(protocol, transport)
 
     def connectMany(self, *nicks: str) -> list[FakeClient]:
         clients = [self.connect(nick) for nick in nicks]
         for client in clients:
             client.received()
         return clients
+
+
+class MixedServer(FakeServer):
+    """
+    A L{FakeServer} with an IRC front end too, on the same hub and gate, so that IRC and line
+    clients meet in the same rooms.
+    """
+
+    def __init__(
+        self, history: int = 20, motd: tuple[str, ...] = (), limits: Limits = NO_FLOOD
+    ) -> None:
+        super().__init__(history, motd, limits)
+        self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
+
+    def connectIRC(
+        self, nick: str | None = None, caps: str = "", host: str = "127.0.0.1"
+    ) -> FakeClient:
+        """
+        Connect an IRC client; with C{nick}, register it (asking for C{caps}, if any) and
+        forget what it was told so far.
+        """
+        client = self._connectTo(self.ircFactory, host)
+        if nick is not None:
+            if caps:
+                client.send("CAP LS 302")
+                client.send(f"CAP REQ :{caps}")
+            client.send(f"NICK {nick}")
+            client.send(f"USER {nick} 0 * :{nick}")
+            if caps:
+                client.send("CAP END")
+            assert any(" 001 " in line for line in client.received())
+        return client

@@ -10,6 +10,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
+from chat.irc.protocol import IRCFactory
 from chat.tap import ChatService, Options, makeService
 from helpers import FakeClient
 
@@ -33,6 +34,22 @@ def test_severalPorts() -> None:
     assert options["ports"] == ["tcp:1234", "unix:/tmp/chat.sock"]
 
 
+def test_ircEndpoints() -> None:
+    assert parse()["ircPorts"] == []
+    options = parse("--irc", "tcp:6667", "--irc", "unix:/tmp/irc.sock")
+    assert options["ircPorts"] == ["tcp:6667", "unix:/tmp/irc.sock"]
+
+
+def test_makeServiceListensForIRC() -> None:
+    reactor = MemoryReactorClock()
+    service = makeService(parse("-p", "tcp:1234", "--irc", "tcp:6667", "--name", "net"), reactor)
+    service.privilegedStartService()
+    service.startService()
+    (_, line, _, _), (port, irc, _, _) = reactor.tcpServers
+    assert isinstance(irc, IRCFactory) and port == 6667 and irc.name == "net"
+    assert irc.hub is line.hub and irc.gate is line.gate
+
+
 def test_motdFile(tmp_path) -> None:
     motd = tmp_path / "motd"
     motd.write_text("line one\nline two\n", encoding="utf-8")
@@ -51,6 +68,7 @@ def test_motdFile(tmp_path) -> None:
         ["--port", "ssl:0:privateKey=/nonexistent.pem"],
         ["--redis", "tcp:127.0.0.1"],
         ["--redis", "bogus:1"],
+        ["--irc", "bogus:1"],
     ],
 )
 def test_badOptions(argv) -> None:

@@ -1,0 +1,771 @@
+"""
+The IRC front end's connections: L{IRCProtocol} turns an IRC client's commands into hub calls
+and the hub's events into IRC lines; L{IRCFactory} wires each connection to the hub and the
+gate, as L{chat.line.protocol.LineFactory} does for the line protocol.
+
+It is written here rather than on C{twisted.words.protocols.irc.IRC}, which decodes UTF-8 per
+received chunk (a character split across two reads is lost), knows no message tags, writes
+CR and LF from parameters onto the wire, and looks up the server's name with a blocking
+C{getfqdn}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
+from twisted.python.failure import Failure
+
+from chat import events
+from chat.connection import Connection
+from chat.errors import (
+    AlreadyInRoom,
+    ChatError,
+    InvalidNick,
+    InvalidRoomName,
+    NickTaken,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+)
+from chat.fanout import BatchFanout
+from chat.gate import Gate
+from chat.hub import Hub
+from chat.irc import numerics as N
+from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
+from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, toMessage, userMask
+from chat.names import NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
+from chat.reader import LineReader
+
+VERSION = "chat-0.1"
+
+CAPABILITIES = ("batch", "echo-message", "message-tags", "multi-prefix", "server-time")
+"""
+The IRCv3 capabilities offered, in the order C{CAP LS} lists them.
+"""
+
+# Commands a client may send before it has registered.
+_BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+
+Handler = Callable[["IRCProtocol", Message], "defer.Deferred[object] | None"]
+COMMANDS: dict[str, Handler] = {}
+
+
+def _command(name: str, minParams: int = 0) -> Callable[[Handler], Handler]:
+    """
+    Register the decorated method as the handler of IRC command C{name}, which needs at least
+    C{minParams} parameters (fewer get C{461}).
+    """
+
+    def register(handler: Handler) -> Handler:
+        def checked(protocol: IRCProtocol, message: Message) -> defer.Deferred[object] | None:
+            if len(message.params) < minParams or (minParams and not message.params[0]):
+                protocol.numeric(N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
+                return None
+            return handler(protocol, message)
+
+        COMMANDS[name] = checked
+        return handler
+
+    return register
+
+
+def parseAction(text: str) -> tuple[str, bool]:
+    """
+    C{text} of a PRIVMSG without its CTCP ACTION wrapping, and whether it had one.
+    """
+    if text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
+        body = text[len("\x01ACTION ") :]
+        return (body[:-1] if body.endswith("\x01") else body), True
+    return text, False
+
+
+class IRCProtocol(Connection, Protocol):
+    """
+    One IRC client: registration with its capability negotiation, then commands.
+
+    @ivar caps: the capabilities the client has enabled.
+    @ivar away: the client's away message, or C{""}.
+    """
+
+    factory: IRCFactory
+    _reader: LineReader | None = None
+    _registered = False
+    _registering = False
+    _negotiating = False
+    _wantNick = ""
+    _user = ""
+    _realName = ""
+    _joining: list[events.Event] | None = None
+    _pingTimer: IDelayedCall | None = None
+    _pingSent: float | None = None
+    _batches = 0
+
+    def __init__(self) -> None:
+        Connection.__init__(self)
+        self.caps: set[str] = set()
+        self.away = ""
+        self.echo = False
+
+    # Connection
+
+    def connectionMade(self) -> None:
+        factory = self.factory
+        if not self.startConnection(factory.gate, factory.plain):
+            return
+        self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, MAX_TAGS + MAX_BODY)
+        self._schedulePing(factory.pingInterval)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancelPing()
+        if self._reader is None:  # refused by the gate
+            self.endConnection(reason)
+            return
+        self._reader.stop()
+        why = self.endConnection(reason)
+        self.factory.hub.disconnect(self, why)
+        self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
+
+    def drop(self, reason: str, log: bool = True) -> None:
+        """
+        Tell the client why with an C{ERROR}, as IRC servers do, and close the connection.
+        """
+        if self.closing:
+            return
+        if log:
+            self.log.info("{peer} ({nick}) dropped: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.send(Message("ERROR", (f"Closing link: {reason}",)))
+        self.close(reason)
+
+    # Keeping the connection alive
+
+    def _schedulePing(self, delay: float) -> None:
+        self._pingTimer = self.gate.clock.callLater(delay, self._checkPing)
+
+    def _cancelPing(self) -> None:
+        if self._pingTimer is not None and self._pingTimer.active():
+            self._pingTimer.cancel()
+        self._pingTimer = None
+
+    def _checkPing(self) -> None:
+        """
+        Ping a client that has said nothing for a while, and drop it if it does not answer
+        (with anything) within the ping timeout: a dead peer otherwise holds its nick until the
+        idle timeout, an hour by default.
+        """
+        self._pingTimer = None
+        if self.closing:
+            return
+        factory = self.factory
+        now = self.gate.clock.seconds()
+        if self._pingSent is not None:
+            if self.lastActive < self._pingSent:
+                self.drop(f"Ping timeout: {factory.pingTimeout:g} seconds")
+                return
+            self._pingSent = None
+        quiet = now - self.lastActive
+        if quiet < factory.pingInterval:
+            self._schedulePing(factory.pingInterval - quiet)
+            return
+        self._pingSent = now
+        self.send(Message("PING", (factory.name,)))
+        self._schedulePing(factory.pingTimeout)
+
+    # Input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._reader is not None:
+            self._reader.dataReceived(data)
+
+    def lineTooLong(self) -> None:
+        self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+
+    def lineReceived(self, line: bytes) -> defer.Deferred[object] | None:
+        tags, body = splitTags(line)
+        if len(tags) > MAX_TAGS or len(body) > MAX_BODY:
+            self.lineTooLong()
+            return None
+        if not body.strip(b" "):
+            return None
+        try:
+            message = parse(line)
+        except UnicodeDecodeError:
+            self.serverNotice("That line was not valid UTF-8 and was discarded")
+            return None
+        except MessageError as e:
+            self.serverNotice(f"That line was not an IRC message and was discarded: {e}")
+            return None
+        if not self._registered and message.command not in _BEFORE_REGISTRATION:
+            if message.command in COMMANDS:
+                self.numeric(N.ERR_NOTREGISTERED, "You have not registered")
+            else:
+                self.numeric(N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
+            return None
+        handler = COMMANDS.get(message.command)
+        if handler is None:
+            self.numeric(N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
+            return None
+        try:
+            waiting = handler(self, message)
+        except Exception:
+            self.log.failure("Handling {command} from {peer} ({nick})", command=message.command, peer=self.peer, nick=self.nick)
+            self.serverNotice("Internal error: that line was dropped")
+            return None
+        if waiting is not None:
+            waiting.addErrback(self._commandFailed)
+        return waiting
+
+    def _commandFailed(self, failure: Failure) -> None:
+        self.log.failure("Finishing a command from {peer} ({nick})", failure, peer=self.peer, nick=self.nick)
+        self.serverNotice("Internal error: that line was dropped")
+
+    # Output
+
+    @property
+    def target(self) -> str:
+        """
+        How numerics address this client: its nick, or C{*} before it has one.
+        """
+        return self.nick if self._registered else (self._wantNick or "*")
+
+    def send(self, message: Message) -> None:
+        """
+        Queue C{message} for this client, after what it was already owed.
+        """
+        if message.source is None:
+            message = Message(message.command, message.params, self.factory.name, message.tags)
+        data = b"".join(serialize(piece) for piece in fitted(message))
+        Connection.deliver(self, Wire(data))  # type: ignore[arg-type]
+
+    def numeric(self, code: str, *params: str) -> None:
+        """
+        Send numeric reply C{code} with C{params}, after the client's nick.
+        """
+        self.send(Message(code, (self.target, *params)))
+
+    def serverNotice(self, text: str) -> None:
+        self.send(Message("NOTICE", (self.target, text)))
+
+    def deliver(self, event: events.Event) -> None:
+        """
+        Hand C{event} to the fanout; render here what names this client (a room's topic, a
+        notice or refusal from the server).  While a JOIN runs, the topic and history the hub
+        tells are held back until the names list has gone, as IRC clients expect them.
+        """
+        if self._joining is not None and isinstance(event, events.Topic | events.Replayed):
+            self._joining.append(event)
+        elif isinstance(event, events.Topic):
+            self.numeric(N.RPL_TOPIC, event.room, event.topic)
+        elif isinstance(event, events.Notice | events.Error):
+            self.serverNotice(event.text)
+        else:
+            Connection.deliver(self, event)
+
+    # Registration
+
+    @_command("CAP", 1)
+    def _cap(self, message: Message) -> None:
+        sub = message.params[0].upper()
+        if sub == "LS":
+            if not self._registered:
+                self._negotiating = True
+            self.send(Message("CAP", (self.target, "LS", " ".join(CAPABILITIES))))
+        elif sub == "LIST":
+            self.send(Message("CAP", (self.target, "LIST", " ".join(sorted(self.caps)))))
+        elif sub == "REQ":
+            self._capRequest(message.params[1] if len(message.params) > 1 else "")
+        elif sub == "END":
+            if self._negotiating:
+                self._negotiating = False
+                return self._tryRegistration()
+        else:
+            self.numeric(N.ERR_INVALIDCAPCMD, message.params[0], "Invalid CAP command")
+        return None
+
+    def _capRequest(self, request: str) -> None:
+        """
+        Enable or disable (C{-cap}) every capability in C{request}, or none of them.
+        C{server-time} chooses the client's fanout, which cannot change once it is a member
+        of the hub: after registration, a request that would change it is refused.
+        """
+        if not self._registered:
+            self._negotiating = True
+        wanted = set(self.caps)
+        names = request.split()
+        ok = bool(names)
+        for name in names:
+            off = name.startswith("-")
+            cap = name[1:] if off else name
+            if cap not in CAPABILITIES:
+                ok = False
+                break
+            (wanted.discard if off else wanted.add)(cap)
+        if ok and self._registered and ("server-time" in wanted) != ("server-time" in self.caps):
+            ok = False
+        if not ok:
+            self.send(Message("CAP", (self.target, "NAK", request)))
+            return
+        self.caps = wanted
+        self.echo = "echo-message" in wanted
+        if not self._registered:
+            self.fanout = self.factory.timed if "server-time" in wanted else self.factory.plain
+        self.send(Message("CAP", (self.target, "ACK", request)))
+
+    @_command("PASS")
+    def _pass(self, message: Message) -> None:
+        """
+        The server has no passwords; a client that sends one is let in all the same.
+        """
+
+    @_command("NICK")
+    def _nickCommand(self, message: Message) -> defer.Deferred[object] | None:
+        if not message.params or not message.params[0]:
+            self.numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return None
+        nick = message.params[0]
+        if not self._registered:
+            try:
+                self._wantNick = checkNick(nick)
+            except InvalidNick as e:
+                self.numeric(N.ERR_ERRONEUSNICKNAME, nick, str(e))
+                return None
+            return self._tryRegistration()
+        try:
+            waiting = self.factory.hub.rename(self, nick)
+        except ChatError as e:
+            self.refuse(e, nick)
+            return None
+        return waiting.addErrback(self._refused, nick)
+
+    @_command("USER", 4)
+    def _userCommand(self, message: Message) -> defer.Deferred[object] | None:
+        if self._registered or self._user:
+            self.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
+            return None
+        self._user = message.params[0]
+        self._realName = message.params[3]
+        return self._tryRegistration()
+
+    def _tryRegistration(self) -> defer.Deferred[object] | None:
+        """
+        Register with the hub once the client has given a nick and a user and ended its
+        capability negotiation; the client's next lines wait for the nick to be granted.
+        """
+        if self._registered or self._registering or self._negotiating:
+            return None
+        if not (self._wantNick and self._user):
+            return None
+        self._registering = True
+        nick = self._wantNick
+        return self.factory.hub.connect(self, nick).addCallbacks(
+            self._welcome, self._notRegistered, errbackArgs=(nick,)
+        )
+
+    def _notRegistered(self, failure: Failure, nick: str) -> None:
+        self._registering = False
+        self._wantNick = ""
+        self.nick = ""
+        if failure.check(ChatError):
+            self.refuse(failure.value, nick)
+            return
+        if not self.closing:
+            self.log.failure("Registering {peer}", failure, peer=self.peer)
+            self.drop("Internal error: could not register a nick")
+
+    def _welcome(self, nick: str) -> None:
+        self._registering = False
+        self._registered = True
+        factory = self.factory
+        self.log.info("{peer} connected to IRC as {nick}", peer=self.peer, nick=nick)
+        self.numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}")
+        self.numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}")
+        self.numeric(N.RPL_CREATED, f"This server was created {factory.created}")
+        self.numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt")
+        self.numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server")
+        self._lusers()
+        self._motd()
+
+    def _lusers(self) -> None:
+        hub = self.factory.hub
+        users = len(hub.members())
+        local = len(self.factory.gate.connections)
+        self.numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+        self.numeric(N.RPL_LUSEROP, "0", "operator(s) online")
+        self.numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)")
+        self.numeric(N.RPL_LUSERCHANNELS, str(len(hub.rooms())), "channels formed")
+        self.numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers")
+
+    def _motd(self) -> None:
+        factory = self.factory
+        if not factory.motd:
+            self.numeric(N.ERR_NOMOTD, "MOTD File is missing")
+            return
+        self.numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - ")
+        for line in factory.motd:
+            self.numeric(N.RPL_MOTD, f"- {line}")
+        self.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+    @_command("LUSERS")
+    def _lusersCommand(self, message: Message) -> None:
+        self._lusers()
+
+    @_command("MOTD")
+    def _motdCommand(self, message: Message) -> None:
+        self._motd()
+
+    @_command("PING", 1)
+    def _ping(self, message: Message) -> None:
+        self.send(Message("PONG", (self.factory.name, message.params[0])))
+
+    @_command("PONG")
+    def _pong(self, message: Message) -> None:
+        """
+        Any line proves the client alive (L{_checkPing}); a PONG needs nothing more.
+        """
+
+    @_command("QUIT")
+    def _quit(self, message: Message) -> None:
+        reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
+        self.factory.hub.disconnect(self, reason)
+        self.send(Message("ERROR", (f"Closing link: {reason}",)))
+        self.close(reason)
+
+    # Refusals
+
+    def refuse(self, error: ChatError, subject: str = "") -> None:
+        """
+        Tell the client why the hub refused a command, as the numeric that fits.
+        """
+        if isinstance(error, NickTaken):
+            self.numeric(N.ERR_NICKNAMEINUSE, error.nick, "Nickname is already in use")
+        elif isinstance(error, InvalidNick):
+            self.numeric(N.ERR_ERRONEUSNICKNAME, subject or "*", str(error))
+        elif isinstance(error, NoSuchNick):
+            self.numeric(N.ERR_NOSUCHNICK, error.nick, "No such nick/channel")
+        elif isinstance(error, NoSuchRoom):
+            self.numeric(N.ERR_NOSUCHCHANNEL, error.room, "No such channel")
+        elif isinstance(error, InvalidRoomName):
+            self.numeric(N.ERR_NOSUCHCHANNEL, subject or "*", str(error))
+        elif isinstance(error, NotInRoom):
+            self.numeric(N.ERR_NOTONCHANNEL, error.room, "You're not on that channel")
+        else:
+            self.serverNotice(str(error))
+
+    def _refused(self, failure: Failure, subject: str) -> None:
+        failure.trap(ChatError)
+        self.refuse(failure.value, subject)
+
+    # Channels
+
+    @_command("JOIN", 1)
+    def _join(self, message: Message) -> None:
+        hub = self.factory.hub
+        if message.params[0] == "0":
+            for room in hub.roomsOf(self):
+                hub.part(self, room.name)
+            return
+        for name in message.params[0].split(","):
+            if not name.startswith("#"):
+                self.numeric(N.ERR_NOSUCHCHANNEL, name or "*", "No such channel")
+                continue
+            self._joining = held = []
+            try:
+                room = hub.join(self, name)
+            except AlreadyInRoom:
+                continue
+            except ChatError as e:
+                self.refuse(e, name)
+                continue
+            finally:
+                self._joining = None
+            topics = [event for event in held if isinstance(event, events.Topic)]
+            for topic in topics:
+                self.numeric(N.RPL_TOPIC, topic.room, topic.topic)
+            self._names(room.name)
+            self._replay(room.name, [e for e in held if isinstance(e, events.Replayed)])
+
+    def _replay(self, room: str, history: list[events.Replayed]) -> None:
+        """
+        The history of C{room}, which the hub tells a member that joins it, as the lines
+        they were, each with the time it was said under C{server-time}; inside a
+        C{chathistory} batch for a client with the C{batch} capability, so that it can tell
+        them from new lines.
+        """
+        if not history:
+            return
+        if "batch" not in self.caps:
+            for event in history:
+                Connection.deliver(self, event)
+            return
+        self._batches += 1
+        reference = str(self._batches)
+        self.send(Message("BATCH", ("+" + reference, "chathistory", room)))
+        for event in history:
+            message = toMessage(event)
+            tags = {"batch": reference}
+            if "server-time" in self.caps:
+                tags["time"] = timeTag(event.said.time)
+            self.send(Message(message.command, message.params, message.source, tags))
+        self.send(Message("BATCH", ("-" + reference,)))
+
+    @_command("PART", 1)
+    def _part(self, message: Message) -> None:
+        for name in message.params[0].split(","):
+            try:
+                self.factory.hub.part(self, name)
+            except ChatError as e:
+                self.refuse(e, name)
+
+    @_command("TOPIC", 1)
+    def _topic(self, message: Message) -> None:
+        hub = self.factory.hub
+        name = message.params[0]
+        try:
+            if len(message.params) > 1:
+                hub.setTopic(self, name, message.params[1])
+                return
+            room = hub.room(name)
+        except ChatError as e:
+            self.refuse(e, name)
+            return
+        if room.topic:
+            self.numeric(N.RPL_TOPIC, room.name, room.topic)
+        else:
+            self.numeric(N.RPL_NOTOPIC, room.name, "No topic is set")
+
+    def _names(self, name: str) -> None:
+        """
+        C{353} lines for room C{name}, as many nicks to a line as keep it short, then C{366}.
+        """
+        try:
+            room = self.factory.hub.room(name)
+        except ChatError:
+            room = None
+        if room is not None:
+            nicks = sorted((member.nick for member in room.members), key=foldNick)
+            line: list[str] = []
+            for nick in nicks:
+                line.append(nick)
+                if sum(len(n) + 1 for n in line) > 400:
+                    self.numeric(N.RPL_NAMREPLY, "=", room.name, " ".join(line))
+                    line = []
+            if line:
+                self.numeric(N.RPL_NAMREPLY, "=", room.name, " ".join(line))
+            name = room.name
+        self.numeric(N.RPL_ENDOFNAMES, name, "End of /NAMES list")
+
+    @_command("NAMES")
+    def _namesCommand(self, message: Message) -> None:
+        if not message.params or not message.params[0]:
+            self.numeric(N.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            return
+        for name in message.params[0].split(","):
+            self._names(name)
+
+    @_command("LIST")
+    def _list(self, message: Message) -> None:
+        hub = self.factory.hub
+        wanted = None
+        if message.params and message.params[0]:
+            wanted = {foldRoom(name) for name in message.params[0].split(",")}
+        self.numeric(N.RPL_LISTSTART, "Channel", "Users  Name")
+        for room in hub.rooms():
+            if wanted is None or foldRoom(room.name) in wanted:
+                self.numeric(N.RPL_LIST, room.name, str(len(room.members)), room.topic)
+        self.numeric(N.RPL_LISTEND, "End of /LIST")
+
+    @_command("MODE", 1)
+    def _mode(self, message: Message) -> None:
+        target = message.params[0]
+        changes = message.params[1] if len(message.params) > 1 else ""
+        if target.startswith("#"):
+            try:
+                room = self.factory.hub.room(target)
+            except ChatError as e:
+                self.refuse(e, target)
+                return
+            if not changes:
+                self.numeric(N.RPL_CHANNELMODEIS, room.name, "+nt")
+            elif changes.lstrip("+") == "b":
+                self.numeric(N.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
+            else:
+                self.numeric(N.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+            return
+        if foldNick(target) != foldNick(self.nick):
+            self.numeric(N.ERR_USERSDONTMATCH, "Cant change mode for other users")
+        elif not changes:
+            self.numeric(N.RPL_UMODEIS, "+")
+        elif changes.strip("+-i"):
+            self.numeric(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    # People
+
+    @_command("WHO")
+    def _who(self, message: Message) -> None:
+        hub = self.factory.hub
+        mask = message.params[0] if message.params and message.params[0] else "*"
+        if mask.startswith("#"):
+            try:
+                room = hub.room(mask)
+            except ChatError:
+                room = None
+            members = [] if room is None else sorted(room.members, key=lambda m: foldNick(m.nick))
+            channel = mask if room is None else room.name
+        else:
+            try:
+                members = [hub.find(mask)]
+            except ChatError:
+                members = []
+            channel = "*"
+        for member in members:
+            here = "G" if getattr(member, "away", "") else "H"
+            self.numeric(
+                N.RPL_WHOREPLY, channel, member.nick, HOST, self.factory.name, member.nick, here, f"0 {member.nick}"
+            )
+        self.numeric(N.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+    @_command("WHOIS", 1)
+    def _whois(self, message: Message) -> None:
+        hub = self.factory.hub
+        nick = message.params[-1].split(",")[0]
+        try:
+            member = hub.find(nick)
+        except ChatError as e:
+            self.refuse(e, nick)
+        else:
+            nick = member.nick
+            self.numeric(N.RPL_WHOISUSER, nick, nick, HOST, "*", nick)
+            rooms = " ".join(room.name for room in hub.roomsOf(member))
+            if rooms:
+                self.numeric(N.RPL_WHOISCHANNELS, nick, rooms)
+            self.numeric(N.RPL_WHOISSERVER, nick, self.factory.name, f"{self.factory.name} chat server")
+            away = getattr(member, "away", "")
+            if away:
+                self.numeric(N.RPL_AWAY, nick, away)
+        self.numeric(N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+
+    @_command("ISON", 1)
+    def _ison(self, message: Message) -> None:
+        present = []
+        for nick in " ".join(message.params).split():
+            try:
+                present.append(self.factory.hub.find(nick).nick)
+            except ChatError:
+                pass
+        self.numeric(N.RPL_ISON, " ".join(present))
+
+    @_command("USERHOST", 1)
+    def _userhost(self, message: Message) -> None:
+        replies = []
+        for nick in message.params[:5]:
+            try:
+                member = self.factory.hub.find(nick)
+            except ChatError:
+                continue
+            here = "-" if getattr(member, "away", "") else "+"
+            replies.append(f"{member.nick}={here}{member.nick}@{HOST}")
+        self.numeric(N.RPL_USERHOST, " ".join(replies))
+
+    @_command("AWAY")
+    def _away(self, message: Message) -> None:
+        self.away = message.params[0] if message.params else ""
+        if self.away:
+            self.numeric(N.RPL_NOWAWAY, "You have been marked as being away")
+        else:
+            self.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
+
+    # Messages
+
+    @_command("PRIVMSG")
+    def _privmsg(self, message: Message) -> None:
+        self._send(message, notice=False)
+
+    @_command("NOTICE")
+    def _notice(self, message: Message) -> None:
+        self._send(message, notice=True)
+
+    @_command("TAGMSG")
+    def _tagmsg(self, message: Message) -> None:
+        """
+        A message of client tags alone (typing notifications, reactions): the hub carries no
+        tags, so it goes nowhere, quietly, as C{message-tags} clients send it unasked.
+        """
+
+    def _send(self, message: Message, notice: bool) -> None:
+        """
+        Say a PRIVMSG or NOTICE in rooms or to nicks.  The hub has no notices of its own, so
+        a NOTICE is heard as a line; as IRC asks, a NOTICE never gets an error back.
+        """
+        hub = self.factory.hub
+        if not message.params or not message.params[0]:
+            if not notice:
+                self.numeric(N.ERR_NORECIPIENT, f"No recipient given ({message.command})")
+            return
+        if len(message.params) < 2 or not message.params[1]:
+            if not notice:
+                self.numeric(N.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        text = message.params[1]
+        for target in message.params[0].split(","):
+            try:
+                if target.startswith("#"):
+                    body, action = parseAction(text)
+                    hub.say(self, target, body, action=action)
+                else:
+                    recipient = hub.find(target)
+                    hub.message(self, target, text)
+                    away = getattr(recipient, "away", "")
+                    if away and not notice:
+                        self.numeric(N.RPL_AWAY, recipient.nick, away)
+            except NotInRoom as e:
+                if not notice:
+                    self.numeric(N.ERR_CANNOTSENDTOCHAN, e.room, "Cannot send to channel")
+            except ChatError as e:
+                if not notice:
+                    self.refuse(e, target)
+
+
+class IRCFactory(ServerFactory):
+    """
+    Builds an L{IRCProtocol} for each connection, on one hub, behind one gate.
+
+    @ivar name: the server's name: the source of its replies, and the C{NETWORK} it announces.
+    @ivar motd: lines of the message of the day.
+    @ivar pingInterval: seconds of silence from a client after which it is pinged.
+    @ivar pingTimeout: seconds a pinged client has to answer before it is dropped.
+    @ivar plain: the fanout of clients without C{server-time}; C{timed}, of those with it.
+    """
+
+    protocol = IRCProtocol
+    noisy = False
+
+    def __init__(
+        self,
+        hub: Hub,
+        gate: Gate,
+        name: str = "chat",
+        motd: tuple[str, ...] = (),
+        pingInterval: float = 120.0,
+        pingTimeout: float = 60.0,
+    ) -> None:
+        self.hub = hub
+        self.gate = gate
+        self.name = name
+        self.motd = motd
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
+        self.plain = BatchFanout(gate.clock, encoder(gate.clock, False, name))
+        self.timed = BatchFanout(gate.clock, encoder(gate.clock, True, name))
+        self.created = timeTag(gate.clock.seconds())
+        self.isupport = (
+            "CASEMAPPING=rfc1459",
+            "CHANTYPES=#",
+            f"NICKLEN={NICK_MAX_LENGTH}",
+            f"CHANNELLEN={ROOM_MAX_LENGTH}",
+            f"TOPICLEN={TOPIC_MAX_LENGTH}",
+            "CHANLIMIT=#:",
+            "PREFIX=(o)@",
+            f"NETWORK={name.replace(' ', '-')}",
+        )

@@ -86,7 +86,7 @@ class Server:
 def chatArgv(port: int) -> list[str]:
     # Every sender sits on 127.0.0.1 and sends faster than a person: raise the flood limit.
     return [
-        str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=/dev/null", "chat",
+        str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat",
         "--port", f"tcp:{port}:interface=127.0.0.1",
         "--flood-burst", "1000", "--flood-rate", "100000",
     ]

@@ -31,6 +31,7 @@ from chat.fanout import Batch, BatchFanout, Outlet, takeOutput
 
 if TYPE_CHECKING:
     from chat.gate import Gate
+    from chat.hub import Hub
 
 
 def describePeer(address: IAddress) -> str:
@@ -163,6 +164,16 @@ class Connection:
         return self.closeReason or (
             "Connection closed" if reason.check(ConnectionDone) else reason.getErrorMessage()
         )
+
+    def leave(self, hub: Hub, reason: Failure, admitted: bool) -> None:
+        """
+        The connection is gone: forget it and, if the gate had C{admitted} it, take its
+        member out of C{hub}, telling its rooms why.
+        """
+        why = self.endConnection(reason)
+        if admitted:
+            hub.disconnect(self, why)
+            self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
 
     def touch(self) -> None:
         """

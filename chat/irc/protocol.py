@@ -120,13 +120,9 @@ class IRCProtocol(Connection, Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancelPing()
-        if self._reader is None:  # refused by the gate
-            self.endConnection(reason)
-            return
-        self._reader.stop()
-        why = self.endConnection(reason)
-        self.factory.hub.disconnect(self, why)
-        self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
+        if self._reader is not None:
+            self._reader.stop()
+        self.leave(self.factory.hub, reason, admitted=self._reader is not None)
 
     def drop(self, reason: str, log: bool = True) -> None:
         """

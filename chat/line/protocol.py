@@ -69,8 +69,9 @@ class LineProtocol(Connection, LineReceiver):
         self._reader.waitFor(factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered))
 
     def _registered(self, nick: str) -> None:
+        # No log line for a connect: it would cost a third of the CPU of a connect storm.  The
+        # disconnect line names the peer and nick, and why it went.
         factory = self.factory
-        self.log.info("{peer} connected as {nick}", peer=self.peer, nick=nick)
         self.deliver(events.Notice(f"Welcome to {factory.name}, {nick}! Type /help for the commands."))
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
@@ -82,15 +83,11 @@ class LineProtocol(Connection, LineReceiver):
             self.drop("Internal error: could not register a nick")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._reader is None:  # refused by the gate
-            self.endConnection(reason)
-            return
-        self._reader.stop()
+        if self._reader is not None:
+            self._reader.stop()
         if self._firstInput is not None:
             self._firstInput.stop()
-        why = self.endConnection(reason)
-        self.factory.hub.disconnect(self, why)
-        self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
+        self.leave(self.factory.hub, reason, admitted=self._reader is not None)
 
     # Input
 

@@ -253,3 +253,32 @@ def test_theInstalledPackageHasEverySubpackage(tmp_path) -> None:
         capture_output=True, cwd=tmp_path, env=env, timeout=TIMEOUT,
     )
     assert cluster.returncode == 0, cluster.stderr
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+def test_clientConnectsToAnEndpoint(tmp_path, kind) -> None:
+    sock = tmp_path / "chat.sock"
+    daemon = startDaemon(
+        tmp_path, "--port", "tcp:0:interface=127.0.0.1", "--port", f"unix:{sock}", ports=2
+    )
+    try:
+        observer = connect(daemon, "observer")
+        endpoint = f"unix:{sock}" if kind == "unix" else f"tcp:127.0.0.1:{daemon.ports[0]}"
+        result = runClient("--connect", endpoint, "--nick", f"via{kind}", input=b"hello\n")
+        assert result.returncode == 0, result.stderr
+        assert f"<via{kind}> hello" in result.stdout.decode()
+        assert observer.readUntil("hello")[-1] == f"<via{kind}> hello"
+    finally:
+        daemon.stop()
+
+
+def test_clientHintsWhenTheServerNeverWelcomesIt() -> None:
+    with socket.socket() as silent:  # accepts (the kernel does) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        result = runClient("127.0.0.1", str(port), "--welcome-timeout", "0.2")
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        f"chat: no answer from 127.0.0.1:{port} in 0.2 s: is this a TLS port? try --tls\n"
+    )

@@ -246,7 +246,9 @@ class Session:
         The client joined C{room}: ask who is there, for completion, without showing it.
         """
         self.members.enter(room, self.nick)
-        if self._connection is not None:
+        # Not after /quit: the server may have closed by the time it arrives, and a line sent
+        # to a closed socket turns a clean close into a reset.
+        if self._connection is not None and not self.quitting:
             self._silentWho[room.lower()] += 1
             self._connection.send(f"/who {room}".encode("utf-8"))
 

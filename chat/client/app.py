@@ -94,8 +94,9 @@ async def run(reactor, options: argparse.Namespace, interactive: bool) -> None:
             size = os.get_terminal_size(sys.stdin.fileno())
             view.terminalSize(size.columns, size.lines)
             problem = await _ended(session)
+            view.leave()
             terminal.transport.loseConnection()
-        sys.stdout.write("\n")
+            await view.closed  # the cleared row written before the reactor stops
     else:
         io = stdio.StandardIO(view, reactor=reactor)
         problem = await _ended(session)

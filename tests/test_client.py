@@ -102,6 +102,7 @@ def test_followsItsNickAndRoom() -> None:
 def test_quitWaitsForTheServerToClose() -> None:
     server = FakeServer()
     server.accept()
+    server.say("*** Welcome to chat, guest1! Type /help for the commands.")
     server.session.send(b"hello")
     server.session.quit()
     server.session.quit()
@@ -175,6 +176,15 @@ def test_closedBeforeAnyWelcomeEndsWithAHint() -> None:
     )
 
 
+def test_aRefusalIsNoReasonForAHint() -> None:
+    server = FakeServer()
+    server.accept()
+    server.say("!!! Too many connections from your address")
+    server.drop()
+    assert server.ended == []
+    assert server.view.notes == ["lost the connection to 127.0.0.1:30000; reconnecting"]
+
+
 def test_aWelcomeEndsTheWait() -> None:
     server = FakeServer(welcomeTimeout=2)
     server.accept()
@@ -198,12 +208,12 @@ def test_aServerThatWelcomedBeforeIsRetriedWhenSilent() -> None:
     assert server.view.notes[-1] == "lost the connection to 127.0.0.1:30000; reconnecting"
 
 
-def test_quittingBeforeAWelcomeEndsQuietly() -> None:
-    server = FakeServer()
+def test_quittingBeforeAWelcomeStillGetsTheHint() -> None:
+    server = FakeServer(hint="is this a TLS port? try --tls")
     server.accept()
-    server.session.quit()
+    server.session.quit()  # piped input that ended at once: the lines went nowhere
     server.drop()
-    assert server.ended == [None]
+    assert str(server.ended[0].value).endswith("before any welcome: is this a TLS port? try --tls")
 
 
 # What the client knows of its room, for completion

@@ -282,3 +282,26 @@ def test_clientHintsWhenTheServerNeverWelcomesIt() -> None:
     assert result.stderr.decode() == (
         f"chat: no answer from 127.0.0.1:{port} in 0.2 s: is this a TLS port? try --tls\n"
     )
+
+
+def test_clientConnectsToATLSEndpointAndHintsOnItsPort(tmp_path) -> None:
+    from certs import writeCertificate
+
+    key, cert = writeCertificate(tmp_path)
+    (tmp_path / "ca").mkdir()  # trustRoots= is a directory of certificates, nothing else
+    (tmp_path / "ca" / "cert.pem").write_bytes(cert.read_bytes())
+    daemon = startDaemon(
+        tmp_path, "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+    )
+    try:
+        port = daemon.ports[0]
+        endpoint = f"tls:127.0.0.1:{port}:trustRoots={tmp_path / 'ca'}"
+        result = runClient("--connect", endpoint, input=b"secure\n")
+        assert result.returncode == 0, result.stderr
+        assert "> secure" in result.stdout.decode()
+        for argv in ([], ["--nick", "plain"]):  # nothing sent, or a line the server cannot take
+            plain = runClient("127.0.0.1", str(port), "--welcome-timeout", "1", *argv)
+            assert plain.returncode == 1
+            assert plain.stderr.decode().endswith(": is this a TLS port? try --tls\n")
+    finally:
+        daemon.stop()

@@ -122,7 +122,7 @@ class Session:
         self._wantedNick = nick
         self._wantedRoom: str | None = None
         self._everConnected = False
-        self._everWelcomed = False
+        self._chatServer = False  # the server has said something only a chat server says
         self._welcomeTimeout = welcomeTimeout
         self._hint = hint
         self._waiting: IDelayedCall | None = None
@@ -157,8 +157,10 @@ class Session:
             connection.send(f"/nick {self._wantedNick}".encode("utf-8"))
 
     def received(self, line: str) -> None:
+        if line.startswith(("*** ", "!!! ")):
+            self._chatServer = True  # even one that refuses the client ("!!! Too many...")
         if _WELCOME.match(line):
-            self._welcomed()
+            self._stopWaiting()
         self.members.absorb(line)
         if self._askedSilently(line):
             return
@@ -171,10 +173,11 @@ class Session:
         self._connection = None
         self._silentWho.clear()  # a new connection will not answer the old one's questions
         self._stopWaiting()
-        if self.quitting and reason.check(ConnectionDone):
-            self._finish(None)
-        elif not (self._everWelcomed or self.quitting or _isTLSError(reason)):
+        if not (self._chatServer or _isTLSError(reason)):
+            # Even after /quit: a chat server speaks before it says goodbye.
             self._finish(f"{self._describe(reason)} before any welcome: {self._hint}")
+        elif self.quitting and reason.check(ConnectionDone):
+            self._finish(None)
         elif self.quitting or not self.reconnect or _isTLSError(reason):
             # A certificate that does not check out will not check out next time either.
             self._finish(self._describe(reason))
@@ -205,10 +208,6 @@ class Session:
 
     # Helpers
 
-    def _welcomed(self) -> None:
-        self._everWelcomed = True
-        self._stopWaiting()
-
     def _stopWaiting(self) -> None:
         waiting, self._waiting = self._waiting, None
         if waiting is not None and waiting.active():
@@ -216,13 +215,13 @@ class Session:
 
     def _noWelcome(self, connection: ServerConnection) -> None:
         """
-        The server accepted the connection and said nothing in time.  A server that never
-        welcomed the client is probably not a plain chat port: give up on it, saying so.  One
-        that did before is only slow or stuck: try again, as after a drop.
+        The server accepted the connection and sent no welcome in time.  A server that never
+        said anything a chat server says is probably not a plain chat port: give up on it,
+        saying so.  One that did before is only slow or stuck: try again, as after a drop.
         """
         self._waiting = None
         silence = f"no answer from {self.where} in {self._welcomeTimeout:g} s"
-        if not self._everWelcomed:
+        if not self._chatServer:
             self._finish(f"{silence}: {self._hint}")
             return
         self.view.notify(silence)

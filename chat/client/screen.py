@@ -242,8 +242,7 @@ class Screen(HistoricRecvLine):
         start = self.lineBufferIndex
         while start and self.lineBuffer[start - 1] == b" ":
             start -= 1
-        while start and self.lineBuffer[start - 1] != b" ":
-            start -= 1
+        start = self._wordStart(start)
         del self.lineBuffer[start : self.lineBufferIndex]
         self.lineBufferIndex = start
 
@@ -259,9 +258,7 @@ class Screen(HistoricRecvLine):
         """
         if self.session is None:
             return
-        start = self.lineBufferIndex
-        while start and self.lineBuffer[start - 1] != b" ":
-            start -= 1
+        start = self._wordStart(self.lineBufferIndex)
         word = b"".join(self.lineBuffer[start : self.lineBufferIndex]).decode("utf-8")
         own = self.session.nick.lower()
         nicks = [nick for nick in self.session.members.matching(word) if nick.lower() != own]
@@ -286,6 +283,14 @@ class Screen(HistoricRecvLine):
         finally:
             self.terminal = terminal
         self._redrawInput()
+
+    def _wordStart(self, end: int) -> int:
+        """
+        Where the word that ends at C{end} in the input starts: after the space before it.
+        """
+        while end and self.lineBuffer[end - 1] != b" ":
+            end -= 1
+        return end
 
     def _replaceWord(self, start: int, text: str) -> None:
         self.lineBuffer[start : self.lineBufferIndex] = [c.encode("utf-8") for c in text]

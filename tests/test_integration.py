@@ -305,3 +305,9 @@ def test_clientConnectsToATLSEndpointAndHintsOnItsPort(tmp_path) -> None:
             assert plain.stderr.decode().endswith(": is this a TLS port? try --tls\n")
     finally:
         daemon.stop()
+
+
+def test_clientRefusesAnEndpointItCannotUse() -> None:
+    result = runClient("--connect", "carrier-pigeon:coop")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("chat: cannot use the endpoint carrier-pigeon:coop: ")

@@ -11,6 +11,7 @@ from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRef
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
+from chat.client.app import hintFor
 from chat.client.options import parseArguments
 from chat.client.plain import PlainConsole
 from chat.client.session import Session, SessionEnded
@@ -38,11 +39,15 @@ class FakeServer:
     The far end of the session's connections, on a memory reactor.
     """
 
-    def __init__(self, nick: str | None = None, reconnect: bool = True) -> None:
+    def __init__(
+        self, nick: str | None = None, reconnect: bool = True, view=None, **options
+    ) -> None:
         self.reactor = MemoryReactorClock()
-        self.view = FakeView()
+        self.view = FakeView() if view is None else view
         endpoint = TCP4ClientEndpoint(self.reactor, "127.0.0.1", 30000)
-        self.session = Session(self.reactor, endpoint, self.view, "127.0.0.1:30000", nick, reconnect)
+        self.session = Session(
+            self.reactor, endpoint, self.view, "127.0.0.1:30000", nick, reconnect, **options
+        )
         self.started = self.session.start()
         self.ended: list[object] = []
         self.session.finished.addBoth(self.ended.append)
@@ -97,6 +102,7 @@ def test_followsItsNickAndRoom() -> None:
 def test_quitWaitsForTheServerToClose() -> None:
     server = FakeServer()
     server.accept()
+    server.say("*** Welcome to chat, guest1! Type /help for the commands.")
     server.session.send(b"hello")
     server.session.quit()
     server.session.quit()
@@ -132,6 +138,7 @@ def test_reconnectsAndTakesBackItsNickAndRoom() -> None:
 def test_noReconnectEndsWithAReason() -> None:
     server = FakeServer(reconnect=False)
     server.accept()
+    welcomed(server)
     server.drop()
     assert server.ended[0].check(SessionEnded)
     assert str(server.ended[0].value) == "the server at 127.0.0.1:30000 closed the connection"
@@ -144,6 +151,117 @@ def test_firstConnectionFailing() -> None:
     connector = server.reactor.connectors[-1]
     server.reactor.tcpClients[-1][2].clientConnectionFailed(connector, Failure(ConnectionRefusedError()))
     assert failures and failures[0].check(ConnectionRefusedError)
+
+
+def test_noWelcomeEndsWithAHint() -> None:
+    server = FakeServer(welcomeTimeout=2, hint="is this a TLS port? try --tls")
+    server.accept()
+    server.reactor.advance(1.9)
+    assert server.ended == []
+    server.reactor.advance(0.1)
+    assert str(server.ended[0].value) == (
+        "no answer from 127.0.0.1:30000 in 2 s: is this a TLS port? try --tls"
+    )
+    server.reactor.advance(60)
+    assert len(server.reactor.tcpClients) == 1  # given up on, not retried in silence
+
+
+def test_closedBeforeAnyWelcomeEndsWithAHint() -> None:
+    server = FakeServer(hint="is this a TLS port? try --tls")
+    server.accept()
+    server.drop()
+    assert str(server.ended[0].value) == (
+        "the server at 127.0.0.1:30000 closed the connection before any welcome:"
+        " is this a TLS port? try --tls"
+    )
+
+
+def test_aRefusalIsNoReasonForAHint() -> None:
+    server = FakeServer()
+    server.accept()
+    server.say("!!! Too many connections from your address")
+    server.drop()
+    assert server.ended == []
+    assert server.view.notes == ["lost the connection to 127.0.0.1:30000; reconnecting"]
+
+
+def test_aWelcomeEndsTheWait() -> None:
+    server = FakeServer(welcomeTimeout=2)
+    server.accept()
+    welcomed(server)
+    server.reactor.advance(60)
+    assert server.ended == [] and not server.transport.disconnecting
+
+
+def test_aServerThatWelcomedBeforeIsRetriedWhenSilent() -> None:
+    server = FakeServer(welcomeTimeout=2)
+    server.accept()
+    welcomed(server)
+    server.drop(ConnectionLost())
+    server.reactor.advance(31)
+    server.accept()
+    server.reactor.advance(2)
+    assert server.view.notes[-1] == "no answer from 127.0.0.1:30000 in 2 s"
+    assert server.transport.disconnected  # aborted: a stuck server may not close cleanly
+    server.drop(ConnectionLost())
+    assert server.ended == []
+    assert server.view.notes[-1] == "lost the connection to 127.0.0.1:30000; reconnecting"
+
+
+def test_quittingBeforeAWelcomeStillGetsTheHint() -> None:
+    server = FakeServer(hint="is this a TLS port? try --tls")
+    server.accept()
+    server.session.quit()  # piped input that ended at once: the lines went nowhere
+    server.drop()
+    assert str(server.ended[0].value).endswith("before any welcome: is this a TLS port? try --tls")
+
+
+# What the client knows of its room, for completion
+
+
+def test_asksWhoIsInTheRoomWithoutShowingTheAnswer() -> None:
+    server = FakeServer()
+    server.accept()
+    welcomed(server)
+    assert server.sent() == [b"/who #lobby"]
+    server.say("*** In #lobby (3): Bob bobby guest1")
+    assert server.view.shown[-1] == "*** guest1 has joined #lobby"
+    assert server.session.members.matching("b") == ["Bob", "bobby"]
+    server.session.send(b"/who")
+    server.say("*** In #lobby (3): Bob bobby guest1")  # the user's own /who is shown
+    assert server.view.shown[-1] == "*** In #lobby (3): Bob bobby guest1"
+
+
+def test_asksAgainOnJoiningAnotherRoom() -> None:
+    server = FakeServer()
+    server.accept()
+    welcomed(server)
+    server.say("*** In #lobby (2): bob guest1", "*** guest1 has joined #dev")
+    server.say("*** guest1 has left #lobby")
+    assert server.sent() == [b"/who #lobby", b"/who #dev"]
+    assert server.session.members.matching("") == ["guest1"]
+    server.say("*** In #dev (2): carol guest1")
+    assert server.session.members.matching("") == ["carol", "guest1"]
+    assert not any(line.startswith("*** In ") for line in server.view.shown)
+
+
+def test_membersFollowTheRoom() -> None:
+    server = FakeServer()
+    server.accept()
+    welcomed(server)
+    server.say(
+        "*** In #lobby (4): bob carol dave guest1",
+        "*** erin has joined #lobby",
+        "*** frank has joined #elsewhere",
+        "*** bob has left #lobby",
+        "*** carol has quit (Quit)",
+        "*** dave is now known as dan",
+        "<gina> hi",  # a big room announces no joins, but speakers are seen
+        "* hal waves",
+        "*ivan* psst",  # a private message: ivan may be in any room
+        "[history 2026-11-24T21:20:01Z] <jo> gone long ago",
+    )
+    assert server.session.members.matching("") == ["dan", "erin", "gina", "guest1", "hal"]
 
 
 def test_plainConsoleSendsLinesAndQuitsAtTheEndOfInput() -> None:
@@ -213,3 +331,40 @@ def test_optionsMayFollowTheAddress(monkeypatch) -> None:
 def test_noColorEnvironment(monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert not parseArguments(["h", "1"]).color
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--connect", "unix:/tmp/chat.sock", "host", "1"],
+        ["--connect", "tls:host:1", "--tls"],
+        ["--connect", "tcp:host:1", "--insecure"],
+        ["--connect", "tcp:host:1", "--welcome-timeout", "0"],
+    ],
+)
+def test_badConnectArguments(argv) -> None:
+    with pytest.raises(SystemExit) as raised:
+        parseArguments(argv)
+    assert raised.value.code == 2
+
+
+def test_connectInsteadOfHostAndPort() -> None:
+    arguments = parseArguments(["--connect", "unix:/run/chat/chat.sock", "--welcome-timeout", "0.5"])
+    assert (arguments.connect, arguments.host, arguments.welcome_timeout) == (
+        "unix:/run/chat/chat.sock", None, 0.5,
+    )
+    assert parseArguments(["h", "1"]).welcome_timeout == 5
+
+
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["h", "1"], "is this a TLS port? try --tls"),
+        (["h", "1", "--tls"], "is it a chat server?"),
+        (["--connect", "tcp:h:1"], "is this a TLS port? try --connect tls:HOST:PORT"),
+        (["--connect", "unix:/x"], "is this a TLS port? try --connect tls:HOST:PORT"),
+        (["--connect", "tls:h:1"], "is it a chat server?"),
+    ],
+)
+def test_hints(argv, hint) -> None:
+    assert hintFor(parseArguments(argv)) == hint

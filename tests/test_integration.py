@@ -253,3 +253,61 @@ def test_theInstalledPackageHasEverySubpackage(tmp_path) -> None:
         capture_output=True, cwd=tmp_path, env=env, timeout=TIMEOUT,
     )
     assert cluster.returncode == 0, cluster.stderr
+
+
+@pytest.mark.parametrize("kind", ["unix", "tcp"])
+def test_clientConnectsToAnEndpoint(tmp_path, kind) -> None:
+    sock = tmp_path / "chat.sock"
+    daemon = startDaemon(
+        tmp_path, "--port", "tcp:0:interface=127.0.0.1", "--port", f"unix:{sock}", ports=2
+    )
+    try:
+        observer = connect(daemon, "observer")
+        endpoint = f"unix:{sock}" if kind == "unix" else f"tcp:127.0.0.1:{daemon.ports[0]}"
+        result = runClient("--connect", endpoint, "--nick", f"via{kind}", input=b"hello\n")
+        assert result.returncode == 0, result.stderr
+        assert f"<via{kind}> hello" in result.stdout.decode()
+        assert observer.readUntil("hello")[-1] == f"<via{kind}> hello"
+    finally:
+        daemon.stop()
+
+
+def test_clientHintsWhenTheServerNeverWelcomesIt() -> None:
+    with socket.socket() as silent:  # accepts (the kernel does) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        result = runClient("127.0.0.1", str(port), "--welcome-timeout", "0.2")
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        f"chat: no answer from 127.0.0.1:{port} in 0.2 s: is this a TLS port? try --tls\n"
+    )
+
+
+def test_clientConnectsToATLSEndpointAndHintsOnItsPort(tmp_path) -> None:
+    from certs import writeCertificate
+
+    key, cert = writeCertificate(tmp_path)
+    (tmp_path / "ca").mkdir()  # trustRoots= is a directory of certificates, nothing else
+    (tmp_path / "ca" / "cert.pem").write_bytes(cert.read_bytes())
+    daemon = startDaemon(
+        tmp_path, "--port", f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+    )
+    try:
+        port = daemon.ports[0]
+        endpoint = f"tls:127.0.0.1:{port}:trustRoots={tmp_path / 'ca'}"
+        result = runClient("--connect", endpoint, input=b"secure\n")
+        assert result.returncode == 0, result.stderr
+        assert "> secure" in result.stdout.decode()
+        for argv in ([], ["--nick", "plain"]):  # nothing sent, or a line the server cannot take
+            plain = runClient("127.0.0.1", str(port), "--welcome-timeout", "1", *argv)
+            assert plain.returncode == 1
+            assert plain.stderr.decode().endswith(": is this a TLS port? try --tls\n")
+    finally:
+        daemon.stop()
+
+
+def test_clientRefusesAnEndpointItCannotUse() -> None:
+    result = runClient("--connect", "carrier-pigeon:coop")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("chat: cannot use the endpoint carrier-pigeon:coop: ")

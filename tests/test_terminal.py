@@ -161,3 +161,65 @@ def test_aLongInputLineScrollsSidewaysOnOneRow(daemon, terminals) -> None:
     assert sum(prompt in line for line in client.lines()) == 1
     client.type("\r")
     client.waitForText(f"<wide> {text[:20]}")
+
+
+def test_chineseAndEmojiKeepOneInputRow(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "alice")
+    prompt = "alice #lobby> "
+    client.waitFor(lambda: client.inputLine() == prompt.rstrip(), "the prompt")
+    room = 80 - len(prompt) - 1  # columns for the text; the last one is the cursor's
+    for character in ("中", "😀"):  # two columns each
+        client.type(character * 45)
+        shown = character * (room // 2)
+        client.waitFor(lambda: client.inputLine() == prompt + shown, "the end of the line")
+        assert client.screen.cursor.x == len(prompt) + 2 * (room // 2)
+        lines = client.lines()
+        assert sum(prompt in line for line in lines) == 1
+        assert [line for line in lines if character in line] == [prompt + shown]
+        client.type("\x1b[H")  # Home
+        client.waitFor(lambda: client.screen.cursor.x == len(prompt), "the cursor at the start")
+        assert client.inputLine() == prompt + shown
+        client.type("\r")
+        client.waitForText(f"<alice> {character * 30}")
+        client.waitFor(lambda: client.inputLine() == prompt.rstrip(), "an empty input line")
+        assert sum(prompt.rstrip() in line for line in client.lines()) == 1
+
+
+def test_controlKeysAreNotSent(daemon, terminals) -> None:
+    bob = other(daemon, "bob")
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "alice")
+    client.waitFor(lambda: client.inputLine() == "alice #lobby>", "the prompt")
+    client.type("hello\x0b\x07 world\r")  # Ctrl-K (once inserted raw), Ctrl-G
+    assert bob.readUntil("world")[-1] == "<alice> hello world"
+    client.waitForText("<alice> hello world")  # the echo: nothing more is coming
+    client.type("gone\x0c")  # Ctrl-L
+    client.waitFor(lambda: client.lines()[0] == "alice #lobby> gone", "a clear screen")
+    assert client.lines()[1:] == [""] * 11
+
+
+def test_tabCompletesTheNicksOfTheRoom(daemon, terminals) -> None:
+    carol = other(daemon, "carol")  # there before: known from /who
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "alice")
+    client.waitFor(lambda: client.inputLine() == "alice #lobby>", "the prompt")
+    bob = other(daemon, "bob")  # came after: known from the join and the nick change
+    client.waitForText("now known as bob")
+    client.type("c\thi b\t")
+    client.waitFor(lambda: client.inputLine() == "alice #lobby> carol: hi bob", "the nicks")
+    assert client.screen.cursor.x == len("alice #lobby> carol: hi bob ")
+    client.type("\r")
+    assert carol.readUntil("hi bob")[-1] == "<alice> carol: hi bob "  # completion adds a space
+    assert bob.readUntil("hi bob")[-1] == "<alice> carol: hi bob "
+    assert not any("*** In #lobby" in line for line in client.lines())  # asked silently
+
+
+def test_exitClearsThePromptRow(daemon, terminals) -> None:
+    client = terminals("127.0.0.1", str(daemon.ports[0]), "--nick", "alice")
+    client.waitFor(lambda: client.inputLine() == "alice #lobby>", "the prompt")
+    client.type("half typed")
+    client.waitFor(lambda: client.inputLine().endswith("half typed"), "the typing")
+    client.type("\x04")
+    assert client.wait() == 0
+    client.waitFor(lambda: not any("#lobby>" in line for line in client.lines()), "no prompt")
+    assert "*** Goodbye" in client.lines()[client.screen.cursor.y - 1]
+    assert client.screen.cursor.x == 0
+    assert client.inputLine() == ""

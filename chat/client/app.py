@@ -11,7 +11,7 @@ import sys
 
 from twisted.conch.insults.insults import ServerProtocol
 from twisted.internet import defer, stdio, task
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.endpoints import HostnameEndpoint, clientFromString, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.ssl import Certificate, CertificateOptions, optionsForClientTLS
 
@@ -23,6 +23,8 @@ from chat.client.style import Styler
 
 
 def endpointFor(reactor, options: argparse.Namespace) -> IStreamClientEndpoint:
+    if options.connect is not None:
+        return clientFromString(reactor, options.connect)
     endpoint = HostnameEndpoint(reactor, options.host, options.port)
     if not options.tls:
         return endpoint
@@ -35,6 +37,20 @@ def endpointFor(reactor, options: argparse.Namespace) -> IStreamClientEndpoint:
     return wrapClientTLS(optionsForClientTLS(options.host, trustRoot=trustRoot), endpoint)
 
 
+def hintFor(options: argparse.Namespace) -> str:
+    """
+    What is likely wrong when a server accepts the connection and never welcomes the client:
+    without TLS, that it is a TLS port, waiting for a handshake; with TLS, that it is no chat
+    server at all.
+    """
+    if options.connect is None:
+        return "is it a chat server?" if options.tls else "is this a TLS port? try --tls"
+    kind = options.connect.split(":", 1)[0].lower()
+    if kind in ("tls", "ssl"):
+        return "is it a chat server?"
+    return "is this a TLS port? try --connect tls:HOST:PORT"
+
+
 def fail(message: str) -> None:
     sys.stderr.write(f"chat: {message}\n")
     sys.stderr.flush()
@@ -42,10 +58,12 @@ def fail(message: str) -> None:
 
 
 async def run(reactor, options: argparse.Namespace, interactive: bool) -> None:
-    where = f"{options.host}:{options.port}"
+    where = options.connect or f"{options.host}:{options.port}"
     try:
         endpoint = endpointFor(reactor, options)
     except Exception as e:
+        if options.connect is not None:
+            fail(f"cannot use the endpoint {options.connect}: {e}")
         fail(f"cannot use the CA file {options.cafile}: {e}")
     if options.insecure:
         sys.stderr.write("chat: warning: --insecure: the server's certificate is not checked\n")
@@ -53,7 +71,10 @@ async def run(reactor, options: argparse.Namespace, interactive: bool) -> None:
         view = Screen(Styler(colour=options.color, timestamps=options.timestamps))
     else:
         view = PlainConsole()
-    session = Session(reactor, endpoint, view, where, options.nick, options.reconnect)
+    session = Session(
+        reactor, endpoint, view, where, options.nick, options.reconnect,
+        welcomeTimeout=options.welcome_timeout, hint=hintFor(options),
+    )
     view.session = session
     try:
         await session.start()
@@ -73,8 +94,9 @@ async def run(reactor, options: argparse.Namespace, interactive: bool) -> None:
             size = os.get_terminal_size(sys.stdin.fileno())
             view.terminalSize(size.columns, size.lines)
             problem = await _ended(session)
+            view.leave()
             terminal.transport.loseConnection()
-        sys.stdout.write("\n")
+            await view.closed  # the cleared row written before the reactor stops
     else:
         io = stdio.StandardIO(view, reactor=reactor)
         problem = await _ended(session)

@@ -4,21 +4,27 @@ The connection to the server, kept up across drops, and what the client knows of
 L{Session} owns a L{ClientService}, which reconnects with backoff when the connection
 drops; after a reconnection the session takes back its nick and room.  It talks to its
 front end (a terminal screen or plain lines) through the L{View} interface.
+
+A server that accepts the connection but never welcomes the client is most likely not
+speaking plain chat lines (a TLS port reached without TLS waits for a handshake that never
+comes): the session gives up on it with a hint, instead of waiting or reconnecting in silence.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Protocol as Interface
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from chat.client.members import WHO_REPLY, RoomMembers
 from chat.line.render import visible
 
 _WELCOME = re.compile(r"\*\*\* Welcome to .*, (\S+)! ")
@@ -82,6 +88,7 @@ class Session:
 
     @ivar finished: fires with L{None} once the client has quit and the server has closed the
         connection, or fails with a message for the user when the client cannot go on.
+    @ivar members: the nicks in the client's room, for completion.
     """
 
     def __init__(
@@ -92,7 +99,16 @@ class Session:
         where: str,
         nick: str | None = None,
         reconnect: bool = True,
+        welcomeTimeout: float = 5.0,
+        hint: str = "is it a chat server?",
     ) -> None:
+        """
+        @param welcomeTimeout: seconds to wait for the server's welcome line on a new
+            connection before giving up on the server (or, once it has welcomed the client
+            before, on the connection).
+        @param hint: what is likely wrong when a server never welcomes the client, for the
+            user: it depends on how the client connects.
+        """
         self.view = view
         self.where = where
         self.nick = ""
@@ -100,10 +116,17 @@ class Session:
         self.reconnect = reconnect
         self.quitting = False
         self.finished: defer.Deferred[None] = defer.Deferred()
+        self.members = RoomMembers()
+        self._clock = clock
         self._connection: ServerConnection | None = None
         self._wantedNick = nick
         self._wantedRoom: str | None = None
         self._everConnected = False
+        self._chatServer = False  # the server has said something only a chat server says
+        self._welcomeTimeout = welcomeTimeout
+        self._hint = hint
+        self._waiting: IDelayedCall | None = None
+        self._silentWho: Counter[str] = Counter()  # rooms asked about for completion
         self._service = ClientService(
             endpoint,
             Factory.forProtocol(lambda: ServerConnection(self)),
@@ -126,6 +149,7 @@ class Session:
 
     def connected(self, connection: ServerConnection) -> None:
         self._connection = connection
+        self._waiting = self._clock.callLater(self._welcomeTimeout, self._noWelcome, connection)
         if self._everConnected:
             self.view.notify(f"reconnected to {self.where}")
         self._everConnected = True
@@ -133,14 +157,26 @@ class Session:
             connection.send(f"/nick {self._wantedNick}".encode("utf-8"))
 
     def received(self, line: str) -> None:
+        if line.startswith(("*** ", "!!! ")):
+            self._chatServer = True  # even one that refuses the client ("!!! Too many...")
+        if _WELCOME.match(line):
+            self._stopWaiting()
+        self.members.absorb(line)
+        if self._askedSilently(line):
+            return
         self.view.show(line)
         self._follow(line)
 
     def disconnected(self, connection: ServerConnection, reason: Failure) -> None:
-        if connection is not self._connection:
+        if connection is not self._connection or self.finished.called:
             return
         self._connection = None
-        if self.quitting and reason.check(ConnectionDone):
+        self._silentWho.clear()  # a new connection will not answer the old one's questions
+        self._stopWaiting()
+        if not (self._chatServer or _isTLSError(reason)):
+            # Even after /quit: a chat server speaks before it says goodbye.
+            self._finish(f"{self._describe(reason)} before any welcome: {self._hint}")
+        elif self.quitting and reason.check(ConnectionDone):
             self._finish(None)
         elif self.quitting or not self.reconnect or _isTLSError(reason):
             # A certificate that does not check out will not check out next time either.
@@ -172,6 +208,49 @@ class Session:
 
     # Helpers
 
+    def _stopWaiting(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and waiting.active():
+            waiting.cancel()
+
+    def _noWelcome(self, connection: ServerConnection) -> None:
+        """
+        The server accepted the connection and sent no welcome in time.  A server that never
+        said anything a chat server says is probably not a plain chat port: give up on it,
+        saying so.  One that did before is only slow or stuck: try again, as after a drop.
+        """
+        self._waiting = None
+        silence = f"no answer from {self.where} in {self._welcomeTimeout:g} s"
+        if not self._chatServer:
+            self._finish(f"{silence}: {self._hint}")
+            return
+        self.view.notify(silence)
+        connection.transport.abortConnection()
+
+    def _askedSilently(self, line: str) -> bool:
+        """
+        Whether C{line} answers a C{/who} that the session sent for completion, not the user.
+        """
+        match = WHO_REPLY.match(line)
+        if match is None:
+            return False
+        room = match.group(1).lower()
+        if not self._silentWho[room]:
+            return False
+        self._silentWho[room] -= 1
+        return True
+
+    def _entered(self, room: str) -> None:
+        """
+        The client joined C{room}: ask who is there, for completion, without showing it.
+        """
+        self.members.enter(room, self.nick)
+        # Not after /quit: the server may have closed by the time it arrives, and a line sent
+        # to a closed socket turns a clean close into a reset.
+        if self._connection is not None and not self.quitting:
+            self._silentWho[room.lower()] += 1
+            self._connection.send(f"/who {room}".encode("utf-8"))
+
     def _follow(self, line: str) -> None:
         """
         Keep track of the client's own nick and room from the server's notices.
@@ -186,6 +265,8 @@ class Session:
             wanted, self._wantedRoom = self._wantedRoom, None
             if wanted and wanted.lower() != self.room.lower() and self._connection:
                 self._connection.send(f"/join {wanted}".encode("utf-8"))
+            else:
+                self._entered(self.room)
         if (nick, room) != (self.nick, self.room):
             self.view.following(self.nick, self.room)
 
@@ -199,6 +280,7 @@ class Session:
     def _finish(self, problem: str | None) -> None:
         if self.finished.called:
             return
+        self._stopWaiting()
         self._service.stopService()
         if problem is None:
             self.finished.callback(None)

@@ -336,13 +336,19 @@ class Hub:
 
     # Messages
 
-    def say(self, member: Member, name: str, text: str, action: bool = False) -> None:
+    def say(
+        self, member: Member, name: str, text: str, action: bool = False, time: float | None = None
+    ) -> None:
         """
         Send C{text} from C{member} to everyone in room C{name}, the sender included, and keep
         it in the room's history.
+
+        @param time: when it was said, if not now: a relay passes the time a line was said on
+            its own server, so that every server's history keeps the same time for it.
         """
         room = self._roomOf(member, name)
-        said = events.Said(room.name, member.nick, visible(text), self._clock.seconds(), action)
+        when = self._clock.seconds() if time is None else time
+        said = events.Said(room.name, member.nick, visible(text), when, action)
         if self._historySize:
             room.history.append(said)
         room.broadcast(said)

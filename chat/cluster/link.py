@@ -428,6 +428,7 @@ class ClusterLink(service.Service):
                 # members, so tell them again.
                 self.log.warn("Node {node} took this node for dead; announcing it again", node=node)
                 if self._commands is not None:
+                    self._refreshPresence(self._commands).addErrback(self._commandFailed)
                     self._announce(self._commands)
             else:
                 self._drop(event.dead)

@@ -1,5 +1,6 @@
 """
-Drive the server in memory: a hub and factory on a fake clock, clients on StringTransports.
+Drive the server in memory: a hub and factory on a fake clock, clients on StringTransports;
+or the hub alone, with L{Recorder}s for members.
 """
 
 from __future__ import annotations
@@ -9,9 +10,27 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
+from chat import events
 from chat.hub import Hub
 from chat.limits import Limits
 from chat.protocol import ChatFactory, ChatProtocol
+
+
+class Recorder:
+    """
+    A member of a hub that keeps what it is told.
+    """
+
+    def __init__(self) -> None:
+        self.nick = ""
+        self.events: list[events.Event] = []
+
+    def deliver(self, event: events.Event) -> None:
+        self.events.append(event)
+
+    def take(self) -> list[events.Event]:
+        taken, self.events = self.events, []
+        return taken
 
 
 class FakeClient:

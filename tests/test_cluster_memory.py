@@ -14,28 +14,16 @@ from chat.cluster import ClusterLink
 from chat.cluster.messages import decodeRooms
 from chat.hub import ChatError, Hub
 from fakeredis import FakeConnections, FakeRedis
+from helpers import Recorder
 
 TTL = 3.0
 
 
-class Person:
+def comings(person: Recorder) -> list[events.Event]:
     """
-    A member of one hub, keeping what it hears.
+    The joins, parts and quits C{person} heard since the last call.
     """
-
-    def __init__(self) -> None:
-        self.nick = ""
-        self.heard: list[events.Event] = []
-
-    def deliver(self, event: events.Event) -> None:
-        self.heard.append(event)
-
-    def comings(self) -> list[events.Event]:
-        """
-        The joins, parts and quits heard since the last call.
-        """
-        heard, self.heard = self.heard, []
-        return [e for e in heard if isinstance(e, (events.Joined, events.Left, events.Quit))]
+    return [e for e in person.take() if isinstance(e, (events.Joined, events.Left, events.Quit))]
 
 
 class OffsetClock:
@@ -61,17 +49,17 @@ class Node:
         )
         self.link.startService()
 
-    def person(self, nick: str, *rooms: str) -> Person:
+    def person(self, nick: str, *rooms: str) -> Recorder:
         """
         Connect someone who takes C{nick} and joins C{rooms} (by default the default room).
         """
-        person = Person()
+        person = Recorder()
         self.hub.connect(person)
         renamed = self.hub.rename(person, nick)
         assert renamed.called and renamed.result is None, renamed.result
         for room in rooms or (self.hub.defaultRoom,):
             self.hub.join(person, room)
-        person.heard.clear()
+        person.take()
         return person
 
     def seats(self) -> dict[str, list[str]]:
@@ -141,14 +129,14 @@ def test_everyNodeDropsADeadNodesMembers(cluster) -> None:
     c.person("doomed", "#lobby", "#dev")
     cluster.clock.advance(0)
     assert a.knows("doomed") and b.knows("doomed")
-    alice.comings(), bob.comings()
+    comings(alice), comings(bob)
     c.connections.kill()
     took = cluster.runUntil(
         lambda: not a.knows("doomed") and not b.knows("doomed"), "both forget doomed", TTL * 3
     )
     assert took <= TTL + TTL / 3 + 0.2
     for person in (alice, bob):
-        assert person.comings() == [events.Quit("doomed", "Server lost")]
+        assert comings(person) == [events.Quit("doomed", "Server lost")]
     assert cluster.redis.data.get("chat:0:nodes") == {"a", "b"}
     assert "chat:0:members:c" not in cluster.redis.data
     assert "chat:0:nick:doomed" not in cluster.redis.data
@@ -188,7 +176,7 @@ def test_aRedisRestartInventsNoComingsAndGoings() -> None:
     before = cluster.seats()
     assert before["a"] == before["b"] == before["c"]
     for person in people:
-        person.comings()
+        comings(person)
     cluster.redis.crash()
     cluster.run(1)
     cluster.redis.restart()
@@ -196,7 +184,7 @@ def test_aRedisRestartInventsNoComingsAndGoings() -> None:
     cluster.run(TTL * 3)  # well past the time a node that was not back would be dropped
     assert cluster.seats() == before
     for person in people:
-        assert person.comings() == []
+        assert comings(person) == []
     assert decodeRooms(cluster.redis.data["chat:0:members:b"]["bob"]) == ["#lobby", "#ops", "#dev"]
     assert cluster.redis.data["chat:0:nodes"] == {"a", "b", "c"}
 
@@ -213,7 +201,7 @@ def test_aResyncAnnouncesWhatReallyChanged() -> None:
     leaver, mover = b.person("leaver"), b.person("mover", "#lobby", "#dev")
     b.person("stayer", "#lobby", "#dev")
     cluster.clock.advance(0)
-    alice.comings()
+    comings(alice)
     cluster.redis.crash()
     cluster.clock.advance(0)
     b.hub.disconnect(leaver, "bye")
@@ -222,7 +210,7 @@ def test_aResyncAnnouncesWhatReallyChanged() -> None:
     b.person("newcomer", "#dev")
     cluster.redis.restart()
     cluster.run(TTL * 2)
-    assert alice.comings() == [
+    assert comings(alice) == [
         events.Quit("leaver", "Left while the link was down"),
         events.Left("#dev", "mover"),
         events.Joined("#ops", "mover"),
@@ -241,7 +229,7 @@ def test_aNodeThatNeverComesBackAfterARedisRestartIsDropped() -> None:
     alice = a.person("alice")
     c.person("doomed")
     cluster.clock.advance(0)
-    alice.comings()
+    comings(alice)
     cluster.redis.crash()
     c.connections.kill()
     cluster.redis.restart()
@@ -249,7 +237,7 @@ def test_aNodeThatNeverComesBackAfterARedisRestartIsDropped() -> None:
     back = cluster.clock.seconds()
     cluster.runUntil(lambda: not a.knows("doomed") and not b.knows("doomed"), "doomed dropped", TTL * 2)
     assert cluster.clock.seconds() - back >= TTL - TTL / 3
-    assert alice.comings() == [events.Quit("doomed", "Server lost")]
+    assert comings(alice) == [events.Quit("doomed", "Server lost")]
 
 
 def test_theDirectoryKeepsEveryRoom(cluster) -> None:
@@ -302,7 +290,7 @@ def test_aNodeTakenForDeadTellsItsMembersAgain(cluster) -> None:
     alice = a.person("alice")
     c.person("sleepy", "#lobby", "#dev")
     cluster.clock.advance(0)
-    alice.comings()
+    comings(alice)
     c.link._heartbeat.stop()
     c.connections.pause()
     cluster.runUntil(lambda: not a.knows("sleepy") and not b.knows("sleepy"), "sleepy dropped", TTL * 2)
@@ -310,6 +298,6 @@ def test_aNodeTakenForDeadTellsItsMembersAgain(cluster) -> None:
     c.connections.resume()
     cluster.clock.advance(0)
     assert a.seats()["sleepy"] == b.seats()["sleepy"] == ["#dev", "#lobby"]
-    assert alice.comings() == [events.Quit("sleepy", "Server lost"), events.Joined("#lobby", "sleepy")]
+    assert comings(alice) == [events.Quit("sleepy", "Server lost"), events.Joined("#lobby", "sleepy")]
     cluster.run(TTL * 2)
     assert a.knows("sleepy") and b.knows("sleepy")

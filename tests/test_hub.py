@@ -10,19 +10,7 @@ from twisted.internet.task import Clock
 from chat import events
 from chat.hub import ChatError, Hub
 from chat.relay import Alone
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.nick = ""
-        self.events: list[events.Event] = []
-
-    def deliver(self, event: events.Event) -> None:
-        self.events.append(event)
-
-    def take(self) -> list[events.Event]:
-        taken, self.events = self.events, []
-        return taken
+from helpers import Recorder
 
 
 def seated(hub: Hub, *rooms: str) -> Recorder:

@@ -168,7 +168,7 @@ def test_aRedisRestartInventsNoComingsAndGoings() -> None:
     a, b, c = cluster.nodes.values()
     people = [
         a.person("alice", "#lobby", "#dev"),
-        b.person("bob", "#lobby", "#ops", "#dev"),
+        b.person("Bob", "#lobby", "#ops", "#dev"),
         c.person("carol", "#ops"),
         c.person("dave"),
     ]
@@ -185,7 +185,7 @@ def test_aRedisRestartInventsNoComingsAndGoings() -> None:
     assert cluster.seats() == before
     for person in people:
         assert comings(person) == []
-    assert decodeRooms(cluster.redis.data["chat:0:members:b"]["bob"]) == ["#lobby", "#ops", "#dev"]
+    assert decodeRooms(cluster.redis.data["chat:0:members:b"]["Bob"]) == ["#lobby", "#ops", "#dev"]
     assert cluster.redis.data["chat:0:nodes"] == {"a", "b", "c"}
 
 

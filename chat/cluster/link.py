@@ -77,7 +77,8 @@ class ClusterLink(service.Service):
         self.channel = self.prefix + "events"
         self.linked = False
         if connections is None:
-            assert endpoint is not None, "a ClusterLink needs an endpoint or connections"
+            if endpoint is None:
+                raise TypeError("a ClusterLink needs an endpoint or connections")
             connections = RedisConnections(endpoint, password, db, retry=max(0.5, ttl / 3))
         self._connections = connections
         self._commands: Commands | None = None
@@ -272,14 +273,17 @@ class ClusterLink(service.Service):
         """
         prefix = self.prefix
         directory = self._directoryKey(self.node)
-        local = {member.nick: [room.name for room in self.hub.roomsOf(member)] for member in self._local()}
+        local = {
+            member.nick: [room.name for room in self.hub.roomsOf(member)] for member in self._local()
+        }
         calls = [defer.ensureDeferred(self._claimAgain(redis, nick)) for nick in local]
         stale = [nick for nick in self._ownEntries if nick not in local]
         self._ownEntries = set()
         if stale:
             calls.append(redis.hdel(directory, stale))
         if local:
-            calls.append(redis.hmset(directory, {nick: encodeRooms(rooms) for nick, rooms in local.items()}))
+            entries = {nick: encodeRooms(rooms) for nick, rooms in local.items()}
+            calls.append(redis.hmset(directory, entries))
         calls.append(redis.sadd(prefix + "nodes", self.node))
         calls.append(redis.publish(self.channel, encodeEvent(self.node, NodeSynced(local))))
         for call in calls:
@@ -298,9 +302,11 @@ class ClusterLink(service.Service):
         C{reason}), new ones join their rooms, and known ones join or leave only the rooms
         they joined or left meanwhile.  Members of other nodes are left alone.
         """
-        wanted = {node: {foldNick(nick) for nick in directory} for node, directory in directories.items()}
+        wanted = {node: {foldNick(nick) for nick in members} for node, members in directories.items()}
         for member in self.hub.members():
-            if isRemote(member) and member.node in wanted and foldNick(member.nick) not in wanted[member.node]:
+            if not isRemote(member) or member.node not in wanted:
+                continue  # the members of nodes not in C{directories} stay as they are
+            if foldNick(member.nick) not in wanted[member.node]:
                 self.hub.disconnect(member, reason)
         for node, directory in directories.items():
             for nick, rooms in directory.items():

@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 
 from chat import events
 from chat.cluster import ClusterLink
-from chat.cluster.messages import decodeRooms
+from chat.cluster.messages import decodeRooms, encodeEvent
 from chat.hub import ChatError, Hub
 from fakeredis import FakeConnections, FakeRedis
 from helpers import Recorder
@@ -301,3 +301,18 @@ def test_aNodeTakenForDeadTellsItsMembersAgain(cluster) -> None:
     assert comings(alice) == [events.Quit("sleepy", "Server lost"), events.Joined("#lobby", "sleepy")]
     cluster.run(TTL * 2)
     assert a.knows("sleepy") and b.knows("sleepy")
+
+
+def test_aNodesEventsNeverTouchAnotherNodesMember(cluster) -> None:
+    """
+    An event from one node about a nick that this node knows as another node's member (two
+    nodes gave one guest nick) leaves that member alone: taking it for the sender's would
+    keep it past the sender's death, or drop it with the wrong node.
+    """
+    a, b, c = cluster.nodes.values()
+    b.person("guest9")
+    cluster.clock.advance(0)
+    a.link.received(encodeEvent("c", events.NickChanged("guest9", "renamed")))
+    a.link.received(encodeEvent("c", events.Joined("#dev", "guest9")))
+    assert a.seats()["guest9"] == ["#lobby"]
+    assert not a.knows("renamed")

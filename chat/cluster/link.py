@@ -312,8 +312,6 @@ class ClusterLink(service.Service):
             for nick, rooms in directory.items():
                 try:
                     member = self._remote(nick, node, lambda proxy: None)
-                    if member.node != node:
-                        raise ChatError(f"{nick} is a member of node {member.node} too")
                     if member.nick != nick:
                         self.hub.rename(member, nick)  # a change of case
                 except ChatError as e:  # both sides took one nick while the link was down
@@ -456,6 +454,10 @@ class ClusterLink(service.Service):
             return member
         if not isRemote(member):
             raise ChatError(f"{nick} from node {node} is also a member of this server")
+        if member.node != node:
+            # Two nodes' members by one nick: this hub knows the other, and must not take
+            # this one for it (or it would not drop it with its node).
+            raise ChatError(f"{nick} from node {node} is a member of node {member.node} here")
         if seat is not None:
             seat(member)
         return member

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 
@@ -97,13 +96,26 @@ def nodes(daemons, redis):
     def start(*options: str):
         node = daemons("--redis", redis.endpoint, "--node-ttl", "3", *options)
         node.waitForLog("is in the cluster")
+        node.redis = redis
         return node
 
     return start
 
 
 def connect(node, nick: str) -> LineSocket:
-    return joinAs(node.ports[0], nick)
+    """
+    A client of C{node} that has taken C{nick}, once its guest nick is free in Redis again.
+
+    The node frees the guest nick in Redis as it tells the client of its new nick, but the
+    two writes race; a guest of another node claiming that name first would be renamed
+    without the other nodes hearing of it (until nodes agree on guest nicks), and they would
+    miss its nick change.
+    """
+    client = joinAs(node.ports[0], nick)
+    redis = getattr(node, "redis", None)
+    if redis is not None:
+        waitUntil(lambda: redis.command("KEYS", "chat:0:nick:guest*") == b"*0\r\n", "guests freed")
+    return client
 
 
 def waitUntil(condition, what: str) -> None:
@@ -297,9 +309,7 @@ def test_redisOutageAndReturn(nodes, redis) -> None:
 def test_malformedMessagesAreIgnored(nodes, redis) -> None:
     a = nodes()
     alice = connect(a, "alice")
-    with socket.create_connection(("127.0.0.1", redis.port)) as raw:
-        raw.sendall(b"PUBLISH chat:0:events garbage\r\n")
-        raw.recv(100)
+    redis.command("PUBLISH", "chat:0:events", "garbage")
     a.waitForLog("Ignored a malformed message")
     alice.send("still fine")
     assert alice.readUntil("still fine")[-1] == "<alice> still fine"

@@ -1,5 +1,6 @@
 """
-Drive the server in memory: a hub and factory on a fake clock, clients on StringTransports.
+Drive the server in memory: a hub and factory on a fake clock, clients on StringTransports;
+or the hub alone, with L{Recorder}s for members.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
+from chat import events
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
@@ -22,6 +24,24 @@ from chat.line.protocol import LineFactory, LineProtocol
 _TELNET_ANSWER = re.compile(rb"\xff[\xfb-\xfe].", re.DOTALL)
 
 NO_FLOOD = Limits(floodRate=0)
+
+
+class Recorder:
+    """
+    A member of a hub that keeps what it is told.
+    """
+
+    def __init__(self, echo: bool = True) -> None:
+        self.nick = ""
+        self.echo = echo
+        self.events: list[events.Event] = []
+
+    def deliver(self, event: events.Event) -> None:
+        self.events.append(event)
+
+    def take(self) -> list[events.Event]:
+        taken, self.events = self.events, []
+        return taken
 
 
 class FakeClient:

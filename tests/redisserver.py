@@ -51,6 +51,14 @@ class RedisServer:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.05)
 
+    def command(self, *words: str) -> bytes:
+        """
+        Run one inline command (words without spaces; no password) and return the raw reply.
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(" ".join(words).encode("utf-8") + b"\r\n")
+            return s.recv(65536)
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()

@@ -5,27 +5,13 @@ The hub on its own, with members in several rooms at once as other front ends wi
 from __future__ import annotations
 
 import pytest
-from twisted.internet.task import Clock
-
 from twisted.internet import defer
+from twisted.internet.task import Clock
 
 from chat import errors, events
 from chat.hub import ChatError, Hub
 from chat.relay import Alone
-
-
-class Recorder:
-    def __init__(self, echo: bool = True) -> None:
-        self.nick = ""
-        self.echo = echo
-        self.events: list[events.Event] = []
-
-    def deliver(self, event: events.Event) -> None:
-        self.events.append(event)
-
-    def take(self) -> list[events.Event]:
-        taken, self.events = self.events, []
-        return taken
+from helpers import Recorder
 
 
 def seated(hub: Hub, *rooms: str, echo: bool = True) -> Recorder:

@@ -6,19 +6,35 @@ the others publish back into its hub as L{RemoteMember}s, so that rooms, C{/who}
 private messages and nick uniqueness span the cluster.  In Redis, under C{chat:DB:}:
 
 - channel C{events}: one JSON object a message, C{{"node": ID, "event": KIND, ...fields}};
-  one publishing connection a node keeps each node's events in order;
+  one publishing connection a node keeps each node's events in order.  Besides what members
+  do, two messages are about nodes: C{synced} (L{messages.NodeSynced}), which a node sends
+  whenever it (re)joins, with all its members and their rooms, so that the others make their
+  copies of them exactly that, announcing only what differs; and C{gone}
+  (L{messages.NodeGone}), which the node that reaps a dead node sends;
 - C{nick:NICK} (the folded nick): the node holding it, taken with C{SET NX}, so that of two
   members claiming one nick on two nodes at once exactly one wins;
 - C{nodes}: the set of node ids; C{alive:ID}: a key with a TTL that its node refreshes
-  every third of it; C{members:ID}: a hash of its members' nicks and rooms.  A node whose
-  C{alive} key has expired is dead: the first node to notice removes its members (their rooms
-  hear them quit) and frees their nicks;
-- C{history:ROOM}: the room's last lines, capped, which a node loads when it (re)joins the
-  cluster; C{topic:ROOM}: its topic.  Both go when the room empties.
+  every third of it, and sets before it joins C{nodes}; C{members:ID}: the node's member
+  directory, a hash of each member's nick to the JSON list of the rooms it is in, kept up to
+  date on every join, part, nick change and quit, and written whole (never emptied first)
+  when the node (re)joins.  A node whose C{alive} key has expired is dead: the first node to
+  notice removes it from Redis (frees its nicks, deletes its directory) and publishes
+  C{gone}; every node, on that or on seeing the key gone itself, drops its members (their
+  rooms hear them quit);
+- C{history:ROOM}: the room's last lines, each with the time it was said on its node,
+  capped, which a node loads when it (re)joins the cluster; C{topic:ROOM}: its topic.  Both
+  go when the room empties.
 
 When Redis goes away, each node goes on serving its own members, says so once, reconnects
-with backoff (txredisapi's), and when it is back subscribes again, republishes its members
-and reloads the others'.
+with backoff (txredisapi's, at most a third of the TTL apart), and when it is back subscribes
+again, settles the others' members to their directories, then writes its own and sends
+C{synced}.  A node that Redis does not know at all (as when Redis restarted empty) keeps its
+members on the others until it is back and sends C{synced}, or for a TTL after they are back
+themselves, after which it counts as dead.  So after an outage nobody who stayed is
+announced as quitting or joining: only those who really left, came or changed rooms.
+
+L{ClusterLink} reaches Redis through L{connections.Connections}: txredisapi's connections in
+the daemon, an in-memory Redis in C{tests/fakeredis.py}.
 """
 
 from chat.cluster.link import ClusterLink

@@ -1,10 +1,62 @@
 """
 The link's two Redis connections: one runs commands and publishes, one listens.
+
+L{ClusterLink} uses them through L{Connections} and L{Commands}, which txredisapi's
+connections (L{RedisConnections}) satisfy and so can an in-memory Redis for tests.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Protocol
+
 import txredisapi
+from twisted.internet import defer
+from twisted.internet.interfaces import IStreamClientEndpoint
+
+if TYPE_CHECKING:
+    from chat.cluster.link import ClusterLink
+
+
+class Commands(Protocol):
+    """
+    The subset of txredisapi's commands the link runs, with txredisapi's signatures and
+    results (strings, sets, dicts); each result fails with L{txredisapi.ConnectionError} when
+    the connection is gone.  C{transport.loseConnection()} drops the connection, so that it is
+    made again.
+    """
+
+    transport: Any
+
+    def set(
+        self, key: str, value: str, expire: int | None = None, only_if_not_exists: bool = False
+    ) -> defer.Deferred[Any]: ...
+    def get(self, key: str) -> defer.Deferred[Any]: ...
+    def delete(self, keys: str | list[str]) -> defer.Deferred[Any]: ...
+    def exists(self, key: str) -> defer.Deferred[Any]: ...
+    def sadd(self, key: str, members: str) -> defer.Deferred[Any]: ...
+    def srem(self, key: str, members: str) -> defer.Deferred[Any]: ...
+    def smembers(self, key: str) -> defer.Deferred[Any]: ...
+    def hset(self, key: str, field: str, value: str) -> defer.Deferred[Any]: ...
+    def hmset(self, key: str, mapping: dict[str, str]) -> defer.Deferred[Any]: ...
+    def hdel(self, key: str, fields: str | list[str]) -> defer.Deferred[Any]: ...
+    def hgetall(self, key: str) -> defer.Deferred[Any]: ...
+    def lpush(self, key: str, value: str) -> defer.Deferred[Any]: ...
+    def ltrim(self, key: str, start: int, end: int) -> defer.Deferred[Any]: ...
+    def lrange(self, key: str, start: int, end: int) -> defer.Deferred[Any]: ...
+    def eval(self, script: str, keys: list[str], args: list[str]) -> defer.Deferred[Any]: ...
+    def publish(self, channel: str, message: str) -> defer.Deferred[Any]: ...
+
+
+class Connections(Protocol):
+    """
+    How a link reaches Redis: once started, it keeps a command connection and a subscribed
+    one up, calling the link's C{commandsUp}, C{subscribed}, C{commandsDown},
+    C{subscriberDown} and C{received} as they come, go and hear messages.
+    """
+
+    def start(self, link: ClusterLink) -> None: ...
+
+    def stop(self) -> defer.Deferred[None]: ...
 
 
 class CommandConnection(txredisapi.RedisProtocol):
@@ -42,3 +94,37 @@ class SubscriberConnection(txredisapi.SubscriberProtocol):
     def connectionLost(self, why):
         super().connectionLost(why)
         self.factory.link.subscriberDown(self)
+
+
+class RedisConnections:
+    """
+    The two connections to a real Redis at C{endpoint}, made again with backoff when lost.
+
+    @ivar retry: the longest wait between two attempts to reconnect.  A node must be back
+        within a TTL of the others after Redis returns, or they take it for dead (see
+        L{ClusterLink}); so the link asks for a third of its TTL.
+    """
+
+    def __init__(
+        self, endpoint: IStreamClientEndpoint, password: str | None, db: int, retry: float
+    ) -> None:
+        self.endpoint = endpoint
+        commands = txredisapi.RedisFactory(None, db, 1, isLazy=True, password=password)
+        commands.protocol = CommandConnection
+        subscriber = txredisapi.SubscriberFactory(isLazy=True)
+        subscriber.protocol = SubscriberConnection
+        subscriber.password = password
+        self._factories = [commands, subscriber]
+        for factory in self._factories:
+            factory.maxDelay = retry
+
+    def start(self, link: ClusterLink) -> None:
+        for factory in self._factories:
+            factory.link = link
+            factory.startConnecting(self.endpoint)
+
+    def stop(self) -> defer.Deferred[None]:
+        stopping = defer.gatherResults(
+            [factory.disconnect() for factory in self._factories], consumeErrors=True
+        )
+        return stopping.addBoth(lambda _: None)

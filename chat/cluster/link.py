@@ -5,7 +5,7 @@ L{ClusterLink}: the hub's relay through Redis (see L{chat.cluster}).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import txredisapi
@@ -16,9 +16,18 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from chat import events
-from chat.cluster.connections import CommandConnection, SubscriberConnection
-from chat.cluster.messages import MalformedEvent, decodeEvent, encodeEvent
-from chat.hub import ChatError, Hub
+from chat.cluster.connections import Commands, Connections, RedisConnections
+from chat.cluster.messages import (
+    MalformedEvent,
+    Message,
+    NodeGone,
+    NodeSynced,
+    decodeEvent,
+    decodeRooms,
+    encodeEvent,
+    encodeRooms,
+)
+from chat.hub import ChatError, Hub, Member
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
 
@@ -27,11 +36,18 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 
+# A directory of members: nicks, each with its rooms.
+Directory = dict[str, list[str]]
+
+
 class ClusterLink(service.Service):
     """
     The relay of a hub in a cluster of nodes sharing one Redis.
 
     @ivar ttl: seconds after which a node that stopped refreshing its presence counts as dead.
+        A node that Redis does not know at all (as after Redis restarted empty) counts as dead
+        only once this node has been linked for that long: until then it may be on its way
+        back, and its members are kept, so that they neither quit nor join again for nothing.
     """
 
     log = Logger()
@@ -40,37 +56,41 @@ class ClusterLink(service.Service):
         self,
         clock: IReactorTime,
         hub: Hub,
-        endpoint: IStreamClientEndpoint,
+        endpoint: IStreamClientEndpoint | None = None,
         where: str = "Redis",
         password: str | None = None,
         db: int = 0,
         ttl: float = 6.0,
         node: str | None = None,
+        connections: Connections | None = None,
     ) -> None:
+        """
+        @param connections: how to reach Redis; by default txredisapi's connections to
+            C{endpoint}.
+        """
         self.clock = clock
         self.hub = hub
-        self.endpoint = endpoint
         self.where = where
         self.ttl = ttl
         self.node = node or uuid.uuid4().hex[:12]
         self.prefix = f"chat:{db}:"
         self.channel = self.prefix + "events"
         self.linked = False
-        self._commands: CommandConnection | None = None
-        self._subscriber: SubscriberConnection | None = None
+        if connections is None:
+            if endpoint is None:
+                raise TypeError("a ClusterLink needs an endpoint or connections")
+            connections = RedisConnections(endpoint, password, db, retry=max(0.5, ttl / 3))
+        self._connections = connections
+        self._commands: Commands | None = None
+        self._subscriber: object | None = None
         self._backlog: list[str | bytes] | None = None
         self._everLinked = False
+        self._linkedAt = 0.0
+        # This node's entries in its directory in Redis, as read when it last synced: those
+        # of members gone since are removed when it announces its members.
+        self._ownEntries: set[str] = set()
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
-        self._factories: list[txredisapi.RedisFactory] = []
-        commands = txredisapi.RedisFactory(None, db, 1, isLazy=True, password=password)
-        commands.protocol = CommandConnection
-        subscriber = txredisapi.SubscriberFactory(isLazy=True)
-        subscriber.protocol = SubscriberConnection
-        subscriber.password = password
-        for factory in (commands, subscriber):
-            factory.link = self
-            self._factories.append(factory)
         hub.relay = self
 
     # Service
@@ -78,8 +98,7 @@ class ClusterLink(service.Service):
     def startService(self) -> None:
         super().startService()
         self.log.info("Node {node} joining the cluster at {redis}", node=self.node, redis=self.where)
-        for factory in self._factories:
-            factory.startConnecting(self.endpoint)
+        self._connections.start(self)
         self._heartbeat.start(self.ttl / 3, now=False)
 
     def stopService(self) -> defer.Deferred[None]:
@@ -91,18 +110,14 @@ class ClusterLink(service.Service):
             redis = self._commands
             leaving = defer.gatherResults(
                 [
-                    redis.delete(self.prefix + f"alive:{self.node}"),
-                    redis.delete(self.prefix + f"members:{self.node}"),
+                    redis.delete(self._aliveKey(self.node)),
+                    redis.delete(self._directoryKey(self.node)),
                     redis.srem(self.prefix + "nodes", self.node),
                 ],
                 consumeErrors=True,
             )
         leaving.addErrback(lambda failure: None)
-        leaving.addCallback(
-            lambda _: defer.gatherResults(
-                [factory.disconnect() for factory in self._factories], consumeErrors=True
-            )
-        )
+        leaving.addCallback(lambda _: self._connections.stop())
         return leaving.addBoth(lambda _: None)
 
     # Relay
@@ -112,14 +127,19 @@ class ClusterLink(service.Service):
         if not self.linked or redis is None:
             return
         calls = [redis.publish(self.channel, encodeEvent(self.node, event))]
-        members = self.prefix + f"members:{self.node}"
+        directory = self._directoryKey(self.node)
+        # The directory entry of the member concerned, as it is once C{event} is done.
         if isinstance(event, events.Joined):
-            calls.append(redis.hset(members, event.nick, event.room))
+            calls.append(redis.hset(directory, event.nick, encodeRooms(self._roomsOf(event.nick))))
+        elif isinstance(event, events.Left):
+            # The hub tells of a part before it takes the member out of the room.
+            rooms = [room for room in self._roomsOf(event.nick) if foldRoom(room) != foldRoom(event.room)]
+            calls.append(redis.hset(directory, event.nick, encodeRooms(rooms)))
         elif isinstance(event, events.Quit):
-            calls.append(redis.hdel(members, event.nick))
+            calls.append(redis.hdel(directory, event.nick))
         elif isinstance(event, events.NickChanged):
-            calls.append(redis.hdel(members, event.old))
-            calls.append(redis.hset(members, event.new, self._roomOfNick(event.new)))
+            calls.append(redis.hdel(directory, event.old))
+            calls.append(redis.hset(directory, event.new, encodeRooms(self._roomsOf(event.new))))
         elif isinstance(event, events.Said) and self.hub.historySize:
             history = self.prefix + f"history:{foldRoom(event.room)}"
             calls.append(redis.lpush(history, encodeEvent(self.node, event)))
@@ -154,20 +174,20 @@ class ClusterLink(service.Service):
 
     # The Redis connections (L{chat.cluster.connections}) call these
 
-    def commandsUp(self, redis: CommandConnection) -> None:
+    def commandsUp(self, redis: Commands) -> None:
         self._commands = redis
         self._maybeLinked()
 
-    def subscribed(self, subscriber: SubscriberConnection) -> None:
+    def subscribed(self, subscriber: object) -> None:
         self._subscriber = subscriber
         self._maybeLinked()
 
-    def commandsDown(self, redis: CommandConnection) -> None:
+    def commandsDown(self, redis: Commands) -> None:
         if redis is self._commands:
             self._commands = None
             self._unlinked()
 
-    def subscriberDown(self, subscriber: SubscriberConnection) -> None:
+    def subscriberDown(self, subscriber: object) -> None:
         if subscriber is self._subscriber:
             self._subscriber = None
             self._unlinked()
@@ -181,6 +201,9 @@ class ClusterLink(service.Service):
 
     def _synced(self, _: object) -> None:
         self.linked = True
+        self._linkedAt = self.clock.seconds()
+        if self._commands is not None:
+            self._announce(self._commands)
         backlog, self._backlog = self._backlog or [], None
         for message in backlog:
             self.received(message)
@@ -207,37 +230,26 @@ class ClusterLink(service.Service):
             "The link to the other servers is down: you reach only people on this server for now"
         )
 
-    async def _sync(self, redis: CommandConnection) -> None:
+    async def _sync(self, redis: Commands) -> None:
         """
-        Publish who is here, and load who is elsewhere, the topics and the histories.
+        Load who is elsewhere, the topics and the histories; L{_announce} then tells the
+        others who is here.
+
+        Presence comes first, so that no node finds this one in C{nodes} without it.  Nodes
+        that Redis does not know (yet) keep their members here: they are either on their way
+        back, and tell their members when they are (L{NodeSynced}), or dead, which
+        L{_reapDead} finds out.
         """
         prefix = self.prefix
-        await redis.sadd(prefix + "nodes", self.node)
         await self._refreshPresence(redis)
-        await redis.delete(prefix + f"members:{self.node}")
-        for member in self.hub.members():
-            if isRemote(member):
-                continue
-            if await redis.set(self._nickKey(member.nick), self.node, only_if_not_exists=True) != "OK":
-                owner = await redis.get(self._nickKey(member.nick))
-                if owner != self.node:
-                    self.log.warn("Nick {nick} is held on node {owner} too", nick=member.nick, owner=owner)
-            for room in self.hub.roomsOf(member):
-                await redis.hset(prefix + f"members:{self.node}", member.nick, room.name)
-        await self._reapDead(redis)
-        seen: set[str] = set()
+        self._ownEntries = set(await redis.hgetall(self._directoryKey(self.node)))
+        await self._reapDead(redis, dropUnknown=False)
+        directories: dict[str, Directory] = {}
         for node in await redis.smembers(prefix + "nodes"):
-            if node == self.node:
-                continue
-            for nick, room in (await redis.hgetall(prefix + f"members:{node}")).items():
-                seen.add(foldNick(nick))
-                try:
-                    self._remote(nick, node, lambda proxy, room=room: self._seat(proxy, room))
-                except ChatError as e:  # both sides took one nick while the link was down
-                    self.log.warn("Not seating {nick} of node {node}: {why}", nick=nick, node=node, why=str(e))
-        for member in self.hub.members():
-            if isRemote(member) and foldNick(member.nick) not in seen:
-                self.hub.disconnect(member, "Left while the link was down")
+            if node != self.node:
+                entries = await redis.hgetall(self._directoryKey(node))
+                directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
+        self._settle(directories, "Left while the link was down")
         for room in self.hub.rooms():
             key = foldRoom(room.name)
             topic = await redis.get(prefix + f"topic:{key}")
@@ -253,16 +265,90 @@ class ClusterLink(service.Service):
             room.history.clear()
             room.history.extend(said for said in history if isinstance(said, events.Said))
 
-    async def _reap(self, redis: CommandConnection, node: str) -> None:
+    def _announce(self, redis: Commands) -> None:
         """
-        Remove the dead C{node}'s members, here and in Redis.
+        Tell the cluster who is on this node, in Redis (nicks, directory, C{nodes}) and on the
+        channel (L{NodeSynced}), at once and in this order: no node reads this node's
+        directory half written, and every event this node publishes after is applied after.
         """
-        members = await redis.hgetall(self.prefix + f"members:{node}")
+        prefix = self.prefix
+        directory = self._directoryKey(self.node)
+        local = {
+            member.nick: [room.name for room in self.hub.roomsOf(member)] for member in self._local()
+        }
+        calls = [defer.ensureDeferred(self._claimAgain(redis, nick)) for nick in local]
+        stale = [nick for nick in self._ownEntries if nick not in local]
+        self._ownEntries = set()
+        if stale:
+            calls.append(redis.hdel(directory, stale))
+        if local:
+            entries = {nick: encodeRooms(rooms) for nick, rooms in local.items()}
+            calls.append(redis.hmset(directory, entries))
+        calls.append(redis.sadd(prefix + "nodes", self.node))
+        calls.append(redis.publish(self.channel, encodeEvent(self.node, NodeSynced(local))))
+        for call in calls:
+            call.addErrback(self._commandFailed)
+
+    async def _claimAgain(self, redis: Commands, nick: str) -> None:
+        if await redis.set(self._nickKey(nick), self.node, only_if_not_exists=True) != "OK":
+            owner = await redis.get(self._nickKey(nick))
+            if owner != self.node:
+                self.log.warn("Nick {nick} is held on node {owner} too", nick=nick, owner=owner)
+
+    def _settle(self, directories: dict[str, Directory], reason: str) -> None:
+        """
+        Make this hub's copies of the members of each node in C{directories} exactly what its
+        directory says, announcing only real differences: members no longer there quit (with
+        C{reason}), new ones join their rooms, and known ones join or leave only the rooms
+        they joined or left meanwhile.  Members of other nodes are left alone.
+        """
+        wanted = {node: {foldNick(nick) for nick in members} for node, members in directories.items()}
+        for member in self.hub.members():
+            if not isRemote(member) or member.node not in wanted:
+                continue  # the members of nodes not in C{directories} stay as they are
+            if foldNick(member.nick) not in wanted[member.node]:
+                self.hub.disconnect(member, reason)
+        for node, directory in directories.items():
+            for nick, rooms in directory.items():
+                try:
+                    member = self._remote(nick, node, lambda proxy: None)
+                    if member.nick != nick:
+                        self.hub.rename(member, nick)  # a change of case
+                except ChatError as e:  # both sides took one nick while the link was down
+                    self.log.warn("Not seating {nick} of node {node}: {why}", nick=nick, node=node, why=str(e))
+                    continue
+                self._seatIn(member, rooms)
+
+    def _seatIn(self, member: RemoteMember, rooms: list[str]) -> None:
+        """
+        Seat C{member} in exactly C{rooms}.
+        """
+        wanted = {foldRoom(room): room for room in rooms}
+        for room in self.hub.roomsOf(member):
+            if wanted.pop(foldRoom(room.name), None) is None:
+                self.hub.part(member, room.name)
+        for room in wanted.values():
+            try:
+                self.hub.join(member, room)
+            except ChatError as e:
+                self.log.warn("Not seating {nick} in {room}: {why}", nick=member.nick, room=room, why=str(e))
+
+    async def _reap(self, redis: Commands, node: str) -> None:
+        """
+        Remove the dead C{node} from Redis, and tell every node to drop its members.
+        """
+        members = await redis.hgetall(self._directoryKey(node))
         self.log.warn("Node {node} is gone; removing its {count} members", node=node, count=len(members))
         for nick in members:
             await redis.eval(_RELEASE, [self._nickKey(nick)], [node])
-        await redis.delete(self.prefix + f"members:{node}")
+        await redis.delete(self._directoryKey(node))
         await redis.srem(self.prefix + "nodes", node)
+        await redis.publish(self.channel, encodeEvent(self.node, NodeGone(node)))
+
+    def _drop(self, node: str) -> None:
+        """
+        Drop this hub's copies of the members of the dead C{node}.
+        """
         for member in self.hub.members():
             if isRemote(member) and member.node == node:
                 self.hub.disconnect(member, "Server lost")
@@ -272,18 +358,33 @@ class ClusterLink(service.Service):
         if not self.linked or redis is None:
             return
         self._refreshPresence(redis).addErrback(self._commandFailed)
-        defer.ensureDeferred(self._reapDead(redis)).addErrback(self._commandFailed)
+        dropUnknown = self.clock.seconds() - self._linkedAt >= self.ttl
+        defer.ensureDeferred(self._reapDead(redis, dropUnknown)).addErrback(self._commandFailed)
 
-    def _refreshPresence(self, redis: CommandConnection) -> defer.Deferred[object]:
+    def _refreshPresence(self, redis: Commands) -> defer.Deferred[object]:
         """
         Say this node is alive for another L{ttl} seconds.
         """
-        return redis.set(self.prefix + f"alive:{self.node}", "1", expire=max(1, round(self.ttl)))
+        return redis.set(self._aliveKey(self.node), "1", expire=max(1, round(self.ttl)))
 
-    async def _reapDead(self, redis: CommandConnection) -> None:
-        for node in await redis.smembers(self.prefix + "nodes"):
-            if node != self.node and not await redis.exists(self.prefix + f"alive:{node}"):
+    async def _reapDead(self, redis: Commands, dropUnknown: bool) -> None:
+        """
+        Find the nodes whose presence expired.  Those Redis still lists are reaped (whichever
+        node gets there first); the members of all of them are dropped here, whoever reaped
+        them, so that no node keeps ghosts even if it missed the L{NodeGone}.
+
+        @param dropUnknown: whether to drop the members of nodes that Redis does not list
+            either, which may be on their way back after Redis lost everything.
+        """
+        listed = set(await redis.smembers(self.prefix + "nodes"))
+        known = {member.node for member in self.hub.members() if isRemote(member)}
+        for node in sorted((listed | known) - {self.node}):
+            if await redis.exists(self._aliveKey(node)):
+                continue
+            if node in listed:
                 await self._reap(redis, node)
+            if node in listed or dropUnknown:
+                self._drop(node)
 
     # Events from the other nodes
 
@@ -303,7 +404,7 @@ class ClusterLink(service.Service):
         except ChatError as e:
             self.log.debug("Event {event!r} from {node} did not apply: {why}", event=event, node=node, why=str(e))
 
-    def _apply(self, node: str, event: events.Event) -> None:
+    def _apply(self, node: str, event: Message) -> None:
         hub = self.hub
         if isinstance(event, events.Joined):
             self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
@@ -315,7 +416,7 @@ class ClusterLink(service.Service):
             hub.rename(self._remote(event.old, node), event.new)
         elif isinstance(event, events.Said):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
-            hub.say(proxy, event.room, event.text, event.action)
+            hub.say(proxy, event.room, event.text, event.action, time=event.time)
         elif isinstance(event, events.TopicChanged):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
             hub.setTopic(proxy, event.room, event.topic)
@@ -323,6 +424,18 @@ class ClusterLink(service.Service):
             recipient = hub.find(event.recipient)
             if not isRemote(recipient):
                 recipient.deliver(events.PrivateMessage(event.sender, recipient.nick, event.text))
+        elif isinstance(event, NodeSynced):
+            self._settle({node: event.members}, "Left while the link was down")
+        elif isinstance(event, NodeGone):
+            if event.dead == self.node:
+                # Taken for dead (stalled past the TTL): the others dropped this node's
+                # members, so tell them again.
+                self.log.warn("Node {node} took this node for dead; announcing it again", node=node)
+                if self._commands is not None:
+                    self._refreshPresence(self._commands).addErrback(self._commandFailed)
+                    self._announce(self._commands)
+            else:
+                self._drop(event.dead)
 
     def _remote(
         self, nick: str, node: str, seat: Callable[[RemoteMember], None] | None = None
@@ -341,25 +454,37 @@ class ClusterLink(service.Service):
             return member
         if not isRemote(member):
             raise ChatError(f"{nick} from node {node} is also a member of this server")
+        if member.node != node:
+            # Two nodes' members by one nick: this hub knows the other, and must not take
+            # this one for it (or it would not drop it with its node).
+            raise ChatError(f"{nick} from node {node} is a member of node {member.node} here")
         if seat is not None:
             seat(member)
         return member
 
     def _seat(self, proxy: RemoteMember, room: str) -> None:
-        if room not in {joined.name for joined in self.hub.roomsOf(proxy)}:
+        if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:
             self.hub.join(proxy, room)
 
     # Helpers
 
+    def _local(self) -> Iterable[Member]:
+        return [member for member in self.hub.members() if not isRemote(member)]
+
     def _nickKey(self, nick: str) -> str:
         return self.prefix + f"nick:{foldNick(nick)}"
 
-    def _roomOfNick(self, nick: str) -> str:
+    def _aliveKey(self, node: str) -> str:
+        return self.prefix + f"alive:{node}"
+
+    def _directoryKey(self, node: str) -> str:
+        return self.prefix + f"members:{node}"
+
+    def _roomsOf(self, nick: str) -> list[str]:
         try:
-            rooms = self.hub.roomsOf(self.hub.find(nick))
+            return [room.name for room in self.hub.roomsOf(self.hub.find(nick))]
         except ChatError:
-            return ""
-        return rooms[0].name if rooms else ""
+            return []
 
     def _commandFailed(self, failure: Any) -> None:
         failure.trap(txredisapi.ConnectionError, txredisapi.ResponseError, defer.CancelledError)

@@ -1,0 +1,318 @@
+"""
+Three hubs and their L{ClusterLink}s over one in-memory Redis (L{fakeredis}), on one
+L{Clock}: node deaths, Redis losing everything, resyncs and members in several rooms, with
+no process, socket or wall-clock wait.
+"""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet.task import Clock
+
+from chat import events
+from chat.cluster import ClusterLink
+from chat.cluster.messages import decodeRooms, encodeEvent
+from chat.hub import ChatError, Hub
+from fakeredis import FakeConnections, FakeRedis
+from helpers import Recorder
+
+TTL = 3.0
+
+
+def comings(person: Recorder) -> list[events.Event]:
+    """
+    The joins, parts and quits C{person} heard since the last call.
+    """
+    return [e for e in person.take() if isinstance(e, (events.Joined, events.Left, events.Quit))]
+
+
+class OffsetClock:
+    """
+    A clock C{offset} seconds ahead of C{clock}: a node whose clock is not quite right.
+    """
+
+    def __init__(self, clock: Clock, offset: float) -> None:
+        self.clock = clock
+        self.offset = offset
+
+    def seconds(self) -> float:
+        return self.clock.seconds() + self.offset
+
+
+class Node:
+    def __init__(self, cluster: MemoryCluster, name: str, retry: float, offset: float) -> None:
+        self.name = name
+        self.hub = Hub(OffsetClock(cluster.clock, offset))
+        self.connections = FakeConnections(cluster.redis, retry)
+        self.link = ClusterLink(
+            cluster.clock, self.hub, where="memory", ttl=TTL, node=name, connections=self.connections
+        )
+        self.link.startService()
+
+    def person(self, nick: str, *rooms: str) -> Recorder:
+        """
+        Connect someone who takes C{nick} and joins C{rooms} (by default the default room).
+        """
+        person = Recorder()
+        self.hub.connect(person)
+        renamed = self.hub.rename(person, nick)
+        assert renamed.called and renamed.result is None, renamed.result
+        for room in rooms or (self.hub.defaultRoom,):
+            self.hub.join(person, room)
+        person.take()
+        return person
+
+    def seats(self) -> dict[str, list[str]]:
+        """
+        Everyone this node knows, with the rooms this node seats them in.
+        """
+        return {m.nick: sorted(r.name for r in self.hub.roomsOf(m)) for m in self.hub.members()}
+
+    def knows(self, nick: str) -> bool:
+        try:
+            self.hub.find(nick)
+        except ChatError:
+            return False
+        return True
+
+
+class MemoryCluster:
+    def __init__(self, *names: str, retries: tuple[float, ...] = ()) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.redis = FakeRedis(self.clock)
+        self.nodes: dict[str, Node] = {}
+        for index, name in enumerate(names):
+            retry = retries[index] if index < len(retries) else 1.0
+            self.add(name, retry)
+
+    def add(self, name: str, retry: float = 1.0, offset: float = 0.0) -> Node:
+        node = self.nodes[name] = Node(self, name, retry, offset)
+        self.clock.advance(0)
+        assert node.link.linked
+        return node
+
+    def run(self, seconds: float, step: float = 0.1) -> None:
+        """
+        Let C{seconds} pass, a C{step} at a time.
+        """
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+
+    def runUntil(self, condition, what: str, limit: float) -> float:
+        """
+        Let time pass until C{condition()}, for at most C{limit} seconds; return how long.
+        """
+        began = self.clock.seconds()
+        while not condition():
+            if self.clock.seconds() - began > limit:
+                raise AssertionError(f"not within {limit} s: {what}")
+            self.clock.advance(0.1)
+        return self.clock.seconds() - began
+
+    def seats(self) -> dict[str, dict[str, list[str]]]:
+        return {name: node.seats() for name, node in self.nodes.items()}
+
+
+@pytest.fixture
+def cluster() -> MemoryCluster:
+    return MemoryCluster("a", "b", "c")
+
+
+def test_everyNodeDropsADeadNodesMembers(cluster) -> None:
+    """
+    Of three nodes, one is killed: both others drop its members within the TTL and a beat,
+    not only the one that reaps it in Redis.
+    """
+    a, b, c = cluster.nodes.values()
+    alice, bob = a.person("alice", "#lobby", "#dev"), b.person("bob", "#lobby")
+    c.person("doomed", "#lobby", "#dev")
+    cluster.clock.advance(0)
+    assert a.knows("doomed") and b.knows("doomed")
+    comings(alice), comings(bob)
+    c.connections.kill()
+    took = cluster.runUntil(
+        lambda: not a.knows("doomed") and not b.knows("doomed"), "both forget doomed", TTL * 3
+    )
+    assert took <= TTL + TTL / 3 + 0.2
+    for person in (alice, bob):
+        assert comings(person) == [events.Quit("doomed", "Server lost")]
+    assert cluster.redis.data.get("chat:0:nodes") == {"a", "b"}
+    assert "chat:0:members:c" not in cluster.redis.data
+    assert "chat:0:nick:doomed" not in cluster.redis.data
+
+
+def test_aNodeTheReaperMissedIsDroppedAllTheSame(cluster) -> None:
+    """
+    A node that missed the reaper's word (it was relinking) still drops the dead node's
+    members once it sees the node's presence expired.
+    """
+    a, b, c = cluster.nodes.values()
+    a.person("alice")
+    c.person("doomed")
+    cluster.clock.advance(0)
+    c.connections.kill()
+    b.connections.subscribed = False  # b hears nothing on the channel from now on
+    took = cluster.runUntil(
+        lambda: not a.knows("doomed") and not b.knows("doomed"), "both forget doomed", TTL * 3
+    )
+    assert took <= TTL + TTL / 3 + 0.2
+
+
+def test_aRedisRestartInventsNoComingsAndGoings() -> None:
+    """
+    Redis restarts empty and the nodes come back to it one by one: nobody who stayed is
+    announced as quitting or joining, and every node seats everyone where they were.
+    """
+    cluster = MemoryCluster("a", "b", "c", retries=(0.5, 1.5, 2.5))
+    a, b, c = cluster.nodes.values()
+    people = [
+        a.person("alice", "#lobby", "#dev"),
+        b.person("Bob", "#lobby", "#ops", "#dev"),
+        c.person("carol", "#ops"),
+        c.person("dave"),
+    ]
+    cluster.clock.advance(0)
+    before = cluster.seats()
+    assert before["a"] == before["b"] == before["c"]
+    for person in people:
+        comings(person)
+    cluster.redis.crash()
+    cluster.run(1)
+    cluster.redis.restart()
+    cluster.runUntil(lambda: all(n.link.linked for n in cluster.nodes.values()), "all back", 5)
+    cluster.run(TTL * 3)  # well past the time a node that was not back would be dropped
+    assert cluster.seats() == before
+    for person in people:
+        assert comings(person) == []
+    assert decodeRooms(cluster.redis.data["chat:0:members:b"]["Bob"]) == ["#lobby", "#ops", "#dev"]
+    assert cluster.redis.data["chat:0:nodes"] == {"a", "b", "c"}
+
+
+def test_aResyncAnnouncesWhatReallyChanged() -> None:
+    """
+    What a node's members did while Redis was away reaches the others when it is back: the
+    member who left quits, the newcomer joins, the one who moved leaves one room and joins
+    another; and nothing else is announced.
+    """
+    cluster = MemoryCluster("a", "b", retries=(0.5, 2.0))
+    a, b = cluster.nodes.values()
+    alice = a.person("alice", "#lobby", "#dev", "#ops")
+    leaver, mover = b.person("leaver"), b.person("mover", "#lobby", "#dev")
+    b.person("stayer", "#lobby", "#dev")
+    cluster.clock.advance(0)
+    comings(alice)
+    cluster.redis.crash()
+    cluster.clock.advance(0)
+    b.hub.disconnect(leaver, "bye")
+    b.hub.part(mover, "#dev")
+    b.hub.join(mover, "#ops")
+    b.person("newcomer", "#dev")
+    cluster.redis.restart()
+    cluster.run(TTL * 2)
+    assert comings(alice) == [
+        events.Quit("leaver", "Left while the link was down"),
+        events.Left("#dev", "mover"),
+        events.Joined("#ops", "mover"),
+        events.Joined("#dev", "newcomer"),
+    ]
+    assert a.seats() == b.seats()
+
+
+def test_aNodeThatNeverComesBackAfterARedisRestartIsDropped() -> None:
+    """
+    Nodes keep the members of a node Redis lost while it may still come back, but not
+    longer than the TTL once they are back themselves.
+    """
+    cluster = MemoryCluster("a", "b", "c", retries=(0.5, 0.5, 0.5))
+    a, b, c = cluster.nodes.values()
+    alice = a.person("alice")
+    c.person("doomed")
+    cluster.clock.advance(0)
+    comings(alice)
+    cluster.redis.crash()
+    c.connections.kill()
+    cluster.redis.restart()
+    cluster.runUntil(lambda: a.link.linked and b.link.linked, "a and b back", 5)
+    back = cluster.clock.seconds()
+    cluster.runUntil(lambda: not a.knows("doomed") and not b.knows("doomed"), "doomed dropped", TTL * 2)
+    assert cluster.clock.seconds() - back >= TTL - TTL / 3
+    assert comings(alice) == [events.Quit("doomed", "Server lost")]
+
+
+def test_theDirectoryKeepsEveryRoom(cluster) -> None:
+    """
+    The member directory in Redis records every room a member is in, and the rooms it
+    leaves, its nick changes and its quit; a node that joins later seats each member in
+    exactly its rooms.
+    """
+    a, b, c = cluster.nodes.values()
+    irc = b.person("irc", "#lobby", "#dev", "#ops")
+    b.hub.part(irc, "#dev")
+    b.hub.join(irc, "#web")
+    directory = cluster.redis.data["chat:0:members:b"]
+    assert decodeRooms(directory["irc"]) == ["#lobby", "#ops", "#web"]
+    b.hub.rename(irc, "ircer")
+    directory = cluster.redis.data["chat:0:members:b"]
+    assert set(directory) == {"ircer"}
+    assert decodeRooms(directory["ircer"]) == ["#lobby", "#ops", "#web"]
+    cluster.clock.advance(0)
+    late = cluster.add("d")
+    assert late.seats()["ircer"] == ["#lobby", "#ops", "#web"]
+    assert a.seats() == b.seats() == c.seats() == late.seats()
+    b.hub.disconnect(irc, "bye")
+    assert "chat:0:members:b" not in cluster.redis.data
+
+
+def test_relayedLinesKeepTheSendersTime() -> None:
+    """
+    A line said on one node has the same time in every node's history, whatever the
+    receiving node's clock says.
+    """
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    late = cluster.add("b", offset=100.0)
+    alice = a.person("alice")
+    late.person("bob")
+    a.hub.say(alice, "#lobby", "when?")
+    cluster.clock.advance(0)
+    [mine], [theirs] = a.hub.room("#lobby").history, late.hub.room("#lobby").history
+    assert theirs == mine
+    assert theirs.time == cluster.clock.seconds()
+
+
+def test_aNodeTakenForDeadTellsItsMembersAgain(cluster) -> None:
+    """
+    A node that stalled past the TTL is reaped by the others; when it wakes, it hears so
+    and announces its members again, and the others seat them again.
+    """
+    a, b, c = cluster.nodes.values()
+    alice = a.person("alice")
+    c.person("sleepy", "#lobby", "#dev")
+    cluster.clock.advance(0)
+    comings(alice)
+    c.link._heartbeat.stop()
+    c.connections.pause()
+    cluster.runUntil(lambda: not a.knows("sleepy") and not b.knows("sleepy"), "sleepy dropped", TTL * 2)
+    c.link._heartbeat.start(TTL / 3, now=False)
+    c.connections.resume()
+    cluster.clock.advance(0)
+    assert a.seats()["sleepy"] == b.seats()["sleepy"] == ["#dev", "#lobby"]
+    assert comings(alice) == [events.Quit("sleepy", "Server lost"), events.Joined("#lobby", "sleepy")]
+    cluster.run(TTL * 2)
+    assert a.knows("sleepy") and b.knows("sleepy")
+
+
+def test_aNodesEventsNeverTouchAnotherNodesMember(cluster) -> None:
+    """
+    An event from one node about a nick that this node knows as another node's member (two
+    nodes gave one guest nick) leaves that member alone: taking it for the sender's would
+    keep it past the sender's death, or drop it with the wrong node.
+    """
+    a, b, c = cluster.nodes.values()
+    b.person("guest9")
+    cluster.clock.advance(0)
+    a.link.received(encodeEvent("c", events.NickChanged("guest9", "renamed")))
+    a.link.received(encodeEvent("c", events.Joined("#dev", "guest9")))
+    assert a.seats()["guest9"] == ["#lobby"]
+    assert not a.knows("renamed")

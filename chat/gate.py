@@ -7,11 +7,11 @@ C{--max-per-ip}, is closed by the same idle sweep, and hears of a shutdown.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from typing import Protocol
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -34,6 +34,11 @@ class Admitted(Protocol):
     def shutdown(self, grace: float) -> None: ...
 
 
+# Connections let in a reactor turn at most: between two turns the listening sockets are
+# drained (see L{chat.accepting}), so that a connect storm never waits on a full accept queue.
+ENTER_AT_ONCE = 256
+
+
 class Gate:
     """
     The connections of every front end, and the limits on them.
@@ -54,6 +59,8 @@ class Gate:
         # bytes of memory a connection and a heap operation per line.
         self._idleCheck = LoopingCall(self._closeIdle)
         self._idleCheck.clock = clock
+        self._entering: deque[defer.Deferred[None]] = deque()
+        self._entry: IDelayedCall | None = None
 
     def admit(self, connection: Admitted) -> str | None:
         """
@@ -72,6 +79,26 @@ class Gate:
         if self.limits.idleTimeout and not self._idleCheck.running:
             self._idleCheck.start(self.limits.idleCheckInterval, now=False)
         return None
+
+    def enter(self) -> defer.Deferred[None]:
+        """
+        For an admitted connection: fire when it may go into the chat (register, be welcomed,
+        join), at the end of this reactor turn, or later in a connect storm, so that the turns
+        between let the listening ports drain the kernel's accept queue.
+        """
+        entering: defer.Deferred[None] = defer.Deferred()
+        self._entering.append(entering)
+        if self._entry is None:
+            self._entry = self.clock.callLater(0, self._letIn)
+        return entering
+
+    def _letIn(self) -> None:
+        self._entry = None
+        entering = self._entering
+        for _ in range(min(len(entering), ENTER_AT_ONCE)):
+            entering.popleft().callback(None)
+        if entering:
+            self._entry = self.clock.callLater(0, self._letIn)
 
     def release(self, connection: Admitted) -> None:
         """

@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python import usage
 
+from chat.accepting import EagerAccepts
 from chat.cluster import ClusterLink
 from chat.errors import InvalidName
 from chat.gate import Gate
@@ -286,7 +287,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     for descriptions, factory in frontEnds:
         for description in descriptions:
             listener = internet.StreamServerEndpointService(
-                serverFromString(reactor, withBacklog(description, options["backlog"])), factory
+                EagerAccepts(serverFromString(reactor, withBacklog(description, options["backlog"]))),
+                factory,
             )
             # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
             listener._raiseSynchronously = True

@@ -105,6 +105,7 @@ class FakeServer:
         protocol = factory.buildProtocol(peer)
         transport = StringTransport(peerAddress=peer)
         protocol.makeConnection(transport)
+        self.clock.advance(0)  # the end of the turn: the gate lets the connection in
         return FakeClient(protocol, transport)
 
     def connectMany(self, *nicks: str) -> list[FakeClient]:

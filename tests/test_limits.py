@@ -391,3 +391,21 @@ def test_aRefusedClientThatNeverReadsIsAbortedToo() -> None:
     assert refused.transport.disconnecting and not refused.transport.disconnected
     server.clock.advance(5)
     assert refused.transport.disconnected
+
+
+def test_theGateLetsAStormInAFewHundredATurn() -> None:
+    """
+    Between two turns the reactor drains the listening sockets: a turn that let ten thousand
+    connections in would leave the kernel's accept queue to overflow meanwhile.
+    """
+    from chat.gate import ENTER_AT_ONCE
+
+    server = FakeServer()
+    entered: list[int] = []
+    for n in range(ENTER_AT_ONCE * 2 + 10):
+        server.gate.enter().addCallback(lambda _, n=n: entered.append(n))
+    (turn,) = server.clock.getDelayedCalls()
+    turn.func(*turn.args, **turn.kw)  # one reactor turn
+    assert entered == list(range(ENTER_AT_ONCE))
+    server.clock.advance(0)  # and the next ones, in order
+    assert entered == list(range(ENTER_AT_ONCE * 2 + 10))

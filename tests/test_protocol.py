@@ -453,6 +453,7 @@ def test_aTransportThatIsOnlyAnITransportWorks() -> None:
     protocol = server.factory.buildProtocol(None)
     transport = BareTransport()
     protocol.makeConnection(transport)
+    server.clock.advance(0)
     protocol.dataReceived(b"one\ntwo\n")  # the second is held by the flood limit
     server.clock.advance(1)
     protocol.dataReceived(b"/quit\n")

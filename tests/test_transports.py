@@ -161,3 +161,38 @@ async def test_closesEndEvenWhenThePeerNeverReadsOrNeverFinishesTls(certificate)
         assert server.gate.connections == set()
     finally:
         await server.stop()
+
+
+def test_anEagerPortAcceptsEveryPendingConnectionAtOnce() -> None:
+    """
+    Twisted's port accepts as many as it found at its last read, one after a quiet moment;
+    an eager one takes all that wait in the kernel's queue.
+    """
+    import socket
+
+    from twisted.internet.protocol import Factory
+
+    from chat.accepting import acceptEagerly
+
+    accepted: list[object] = []
+    taken: list[int] = []
+    factory = Factory.forProtocol(protocol.Protocol)
+    factory.buildProtocol = lambda addr: accepted.append(addr) or protocol.Protocol()
+    ports = [reactor.listenTCP(0, factory, interface="127.0.0.1") for _ in range(2)]
+    clients = []
+    try:
+        for port in ports:
+            port.numberAccepts = 1  # as after a quiet moment
+        acceptEagerly(ports[1])
+        for port in ports:
+            for _ in range(5):  # the kernel completes each handshake; nobody accepts yet
+                clients.append(socket.create_connection(("127.0.0.1", port.getHost().port)))
+            before = len(accepted)
+            port.doRead()
+            taken.append(len(accepted) - before)
+        assert taken == [1, 5]  # the plain port took one, the eager one all five
+    finally:
+        for client in clients:
+            client.close()
+        for port in ports:
+            port.stopListening()

@@ -66,7 +66,12 @@ class LineProtocol(Connection, LineReceiver):
         if not self.startConnection(factory.gate, factory.fanout):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
-        self._reader.waitFor(factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered))
+        self._reader.waitFor(factory.gate.enter().addCallback(self._enter))
+
+    def _enter(self, _: None) -> defer.Deferred[None] | None:
+        if self.closing:
+            return None
+        return self.factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered)
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The

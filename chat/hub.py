@@ -330,8 +330,10 @@ class Hub:
         Seat C{member} in room C{name}, creating the room if need be.  Its members (the new one
         included) hear of the join; the new one then hears the topic and the room's history.
         """
-        name = checkRoom(name)
-        room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
+        room = self._rooms.get(foldRoom(name))
+        if room is None or room.name != name:  # a room spelt as the hub spells it is valid
+            name = checkRoom(name)
+            room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
         if member in room.members:
             raise AlreadyInRoom(room.name)
         room.add(member)

@@ -316,3 +316,27 @@ def test_aNodesEventsNeverTouchAnotherNodesMember(cluster) -> None:
     a.link.received(encodeEvent("c", events.Joined("#dev", "guest9")))
     assert a.seats()["guest9"] == ["#lobby"]
     assert not a.knows("renamed")
+
+
+def test_twoFreshNodesNeverGiveOutOneGuestNick() -> None:
+    """
+    Both nodes' first guest is C{guest1} as far as each node alone knows: the one that loses the
+    claim takes the next guest nick before anyone hears of either, so no rename goes unheard
+    and no phantom nick stays behind in Redis.
+    """
+    cluster = MemoryCluster("a", "b")
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    first, second = Recorder(), Recorder()
+    granted = [a.hub.connect(first), b.hub.connect(second)]
+    cluster.clock.advance(0)
+    assert [d.result for d in granted] == ["guest1", "guest2"]
+    a.hub.join(first, a.hub.defaultRoom)
+    b.hub.join(second, b.hub.defaultRoom)
+    cluster.run(0.5)
+    assert a.seats() == b.seats() == {"guest1": ["#lobby"], "guest2": ["#lobby"]}
+    a.hub.disconnect(first, "bye")
+    b.hub.disconnect(second, "bye")
+    cluster.run(0.5)
+    assert not any(key.startswith("chat:0:nick:") for key in cluster.redis.data)
+    late = b.person("guest1")  # free everywhere again
+    assert late.nick == "guest1"

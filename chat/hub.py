@@ -180,26 +180,42 @@ class Hub:
         L{chat.errors.InvalidNick} if C{nick} cannot be had.  Until then the member holds the
         nick on this server but is in no room, so nobody hears of it.
         """
-        guest = nick is None
-        try:
-            if nick is None:
-                nick = self._nextGuestNick()
-            else:
+        if nick is not None:
+            try:
                 nick = checkNick(nick)
                 self._checkFree(member, nick)
-        except ChatError as e:
-            return defer.fail(e)
-        member.nick = nick
-        self._members[foldNick(nick)] = member
+            except ChatError as e:
+                return defer.fail(e)
+        member.nick = ""
         self._memberships[member] = []
         self._pending.add(member)
-        return self._claimFirstNick(member, nick, guest)
+        if nick is not None:
+            return self._claimFirstNick(member, nick, guest=False)
+        return self._claimGuestNick(member)
+
+    def _claimGuestNick(self, member: Member) -> defer.Deferred[str]:
+        """
+        Give C{member} a guest nick: numbered by the relay, so that no two servers hand out
+        the same one, or by this hub when it is alone.
+        """
+
+        def numbered(number: int | None) -> defer.Deferred[str]:
+            if member not in self._pending:
+                raise ChatError("Disconnected before the nick was granted")
+            nick = f"guest{number}" if number is not None else ""
+            if not nick or foldNick(nick) in self._members:
+                nick = self._nextGuestNick()
+            return self._claimFirstNick(member, nick, guest=True)
+
+        return self.relay.guestNumber().addCallback(numbered)
 
     def _claimFirstNick(self, member: Member, nick: str, guest: bool) -> defer.Deferred[str]:
         """
-        Ask the relay for C{nick}, the first nick of C{member}; a guest that another server
-        gave the same guest nick meanwhile takes the next one.
+        Hold C{nick} for C{member} on this server and ask the relay for it; a guest nick that
+        another server took meanwhile is given up for another.
         """
+        member.nick = nick
+        self._members[foldNick(nick)] = member
 
         def claimed(free: bool) -> str | defer.Deferred[str]:
             if member not in self._pending or member.nick != nick:
@@ -210,13 +226,12 @@ class Hub:
                 self._pending.discard(member)
                 return nick
             del self._members[foldNick(nick)]
-            if not guest:
-                del self._memberships[member]
-                self._pending.discard(member)
-                raise NickTaken(nick)
-            member.nick = nextGuest = self._nextGuestNick()
-            self._members[foldNick(nextGuest)] = member
-            return self._claimFirstNick(member, nextGuest, True)
+            member.nick = ""
+            if guest:
+                return self._claimGuestNick(member)
+            del self._memberships[member]
+            self._pending.discard(member)
+            raise NickTaken(nick)
 
         return self.relay.claim(nick).addCallback(claimed)
 
@@ -251,11 +266,13 @@ class Hub:
         rooms = self._memberships.pop(member, None)
         if rooms is None:
             return
-        del self._members[foldNick(member.nick)]
         if member in self._pending:  # nobody heard of it yet
             self._pending.discard(member)
-            self.relay.release(member.nick)
+            if member.nick:  # held while the relay is asked
+                del self._members[foldNick(member.nick)]
+                self.relay.release(member.nick)
             return
+        del self._members[foldNick(member.nick)]
         for room in rooms:
             room.remove(member)
         quit = events.Quit(member.nick, carriable(reason))

@@ -33,6 +33,12 @@ class Relay(Protocol):
         Take C{nick} for a member of this hub; the result is whether it was free everywhere.
         """
 
+    def guestNumber(self) -> defer.Deferred[int | None]:
+        """
+        A number for a new guest nick that no server has used yet, or L{None} when the hub
+        should count its guests itself (alone, or cut off from the others).
+        """
+
     def release(self, nick: str) -> None:
         """
         Give up C{nick}, which a member of this hub had.
@@ -55,6 +61,9 @@ class Alone:
 
     def claim(self, nick: str) -> defer.Deferred[bool]:
         return defer.succeed(True)
+
+    def guestNumber(self) -> defer.Deferred[int | None]:
+        return defer.succeed(None)
 
     def release(self, nick: str) -> None:
         pass

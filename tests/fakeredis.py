@@ -120,6 +120,14 @@ class FakeCommands:
         assert pexpire is None and not only_if_exists, "not faked"
         return self._run(FakeRedis.set, key, value, expire, only_if_not_exists)
 
+    def incr(self, key):
+        def incr(server: FakeRedis) -> int:
+            value = int(server.value(key, str, create=True) or 0) + 1
+            server.data[key] = str(value)
+            return value
+
+        return self._run(incr)
+
     def get(self, key):
         return self._run(lambda server: server.data.get(key) if server._live(key) else None)
 

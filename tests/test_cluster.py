@@ -96,26 +96,13 @@ def nodes(daemons, redis):
     def start(*options: str):
         node = daemons("--redis", redis.endpoint, "--node-ttl", "3", *options)
         node.waitForLog("is in the cluster")
-        node.redis = redis
         return node
 
     return start
 
 
 def connect(node, nick: str) -> LineSocket:
-    """
-    A client of C{node} that has taken C{nick}, once its guest nick is free in Redis again.
-
-    The node frees the guest nick in Redis as it tells the client of its new nick, but the
-    two writes race; a guest of another node claiming that name first would be renamed
-    without the other nodes hearing of it (until nodes agree on guest nicks), and they would
-    miss its nick change.
-    """
-    client = joinAs(node.ports[0], nick)
-    redis = getattr(node, "redis", None)
-    if redis is not None:
-        waitUntil(lambda: redis.command("KEYS", "chat:0:nick:guest*") == b"*0\r\n", "guests freed")
-    return client
+    return joinAs(node.ports[0], nick)
 
 
 def waitUntil(condition, what: str) -> None:
@@ -131,10 +118,9 @@ def meet(first, firstNick: str, second, secondNick: str) -> tuple[LineSocket, Li
     Connect C{firstNick} to node C{first}, then C{secondNick} to node C{second}, and wait
     until each node knows the other's member.
 
-    The first node hears of the second's member by its guest nick, then its nick change; but
-    the second node, lagging, may give the second member the guest nick the first had
-    before it hears of it, and then misses the first's nick change (until nodes agree on
-    guest nicks).  So the first speaks: that seats it on the second node by its nick.
+    The first node hears of the second's member joining and taking its nick; the second
+    node may not have heard of the first's yet when its own client is in, so the first
+    speaks, and the second's client hearing it shows the second node knows it.
     """
     one, other = connect(first, firstNick), connect(second, secondNick)
     one.readUntil(f"now known as {secondNick}")

@@ -13,6 +13,8 @@ private messages and nick uniqueness span the cluster.  In Redis, under C{chat:D
   (L{messages.NodeGone}), which the node that reaps a dead node sends;
 - C{nick:NICK} (the folded nick): the node holding it, taken with C{SET NX}, so that of two
   members claiming one nick on two nodes at once exactly one wins;
+- C{guests}: a counter (C{INCR}) that numbers every guest nick of the cluster, so that no two
+  nodes hand out one guest nick, even one after the other, while news of it is on its way;
 - C{nodes}: the set of node ids; C{alive:ID}: a key with a TTL that its node refreshes
   every third of it, and sets before it joins C{nodes}; C{members:ID}: the node's member
   directory, a hash of each member's nick to the JSON list of the rooms it is in, kept up to

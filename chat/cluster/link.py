@@ -167,6 +167,19 @@ class ClusterLink(service.Service):
         claiming.addErrback(lambda failure: self._commandFailed(failure) or True)
         return claiming
 
+    def guestNumber(self) -> defer.Deferred[int | None]:
+        """
+        The next number of one counter for the whole cluster: two nodes never hand out the
+        same guest nick, so no node can mistake one node's guest for another's while an
+        event about it is still on its way.
+        """
+        redis = self._commands
+        if not self.linked or redis is None:
+            return defer.succeed(None)
+        counting = redis.incr(self.prefix + "guests")
+        counting.addErrback(lambda failure: self._commandFailed(failure))
+        return counting
+
     def release(self, nick: str) -> None:
         redis = self._commands
         if self.linked and redis is not None:

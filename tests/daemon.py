@@ -195,6 +195,13 @@ def joinAs(port: int, nick: str, receiveBuffer: int | None = None) -> LineSocket
     return client
 
 
+def connect(daemon: Daemon, nick: str) -> LineSocket:
+    """
+    A raw client of C{daemon}'s first port that has taken C{nick}.
+    """
+    return joinAs(daemon.ports[0], nick)
+
+
 def runClient(*argv: str, input: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "chat.client", *argv],

@@ -34,7 +34,7 @@ class FakeView:
         self.where.append((nick, room))
 
 
-class FakeServer:
+class ServerEnd:
     """
     The far end of the session's connections, on a memory reactor.
     """
@@ -74,25 +74,25 @@ class FakeServer:
         self.protocol.connectionLost(Failure(reason))
 
 
-def welcomed(server: FakeServer, nick: str = "guest1", room: str = "#lobby") -> None:
+def welcomed(server: ServerEnd, nick: str = "guest1", room: str = "#lobby") -> None:
     server.say(f"*** Welcome to chat, {nick}! Type /help for the commands.", f"*** {nick} has joined {room}")
 
 
 def test_nickIsSentOnConnecting() -> None:
-    server = FakeServer(nick="alice")
+    server = ServerEnd(nick="alice")
     server.accept()
     assert server.sent() == [b"/nick alice"]
 
 
 def test_serverLinesAreShownWithControlsVisible() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     server.protocol.dataReceived(b"<bob> \x1b[31mred\x1b[0m\r\n<bob> caf\xc3\xa9\n")
     assert server.view.shown == ["<bob> ^[[31mred^[[0m", "<bob> café"]
 
 
 def test_followsItsNickAndRoom() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     welcomed(server)
     server.say("*** bob is now known as carol", "*** guest1 is now known as alice", "*** alice has joined #dev")
@@ -100,7 +100,7 @@ def test_followsItsNickAndRoom() -> None:
 
 
 def test_quitWaitsForTheServerToClose() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     server.say("*** Welcome to chat, guest1! Type /help for the commands.")
     server.session.send(b"hello")
@@ -115,7 +115,7 @@ def test_quitWaitsForTheServerToClose() -> None:
 
 
 def test_reconnectsAndTakesBackItsNickAndRoom() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     welcomed(server)
     server.say("*** guest1 is now known as alice", "*** alice has joined #dev")
@@ -136,7 +136,7 @@ def test_reconnectsAndTakesBackItsNickAndRoom() -> None:
 
 
 def test_noReconnectEndsWithAReason() -> None:
-    server = FakeServer(reconnect=False)
+    server = ServerEnd(reconnect=False)
     server.accept()
     welcomed(server)
     server.drop()
@@ -145,7 +145,7 @@ def test_noReconnectEndsWithAReason() -> None:
 
 
 def test_firstConnectionFailing() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     failures = []
     server.started.addErrback(failures.append)
     connector = server.reactor.connectors[-1]
@@ -154,7 +154,7 @@ def test_firstConnectionFailing() -> None:
 
 
 def test_noWelcomeEndsWithAHint() -> None:
-    server = FakeServer(welcomeTimeout=2, hint="is this a TLS port? try --tls")
+    server = ServerEnd(welcomeTimeout=2, hint="is this a TLS port? try --tls")
     server.accept()
     server.reactor.advance(1.9)
     assert server.ended == []
@@ -167,7 +167,7 @@ def test_noWelcomeEndsWithAHint() -> None:
 
 
 def test_closedBeforeAnyWelcomeEndsWithAHint() -> None:
-    server = FakeServer(hint="is this a TLS port? try --tls")
+    server = ServerEnd(hint="is this a TLS port? try --tls")
     server.accept()
     server.drop()
     assert str(server.ended[0].value) == (
@@ -177,7 +177,7 @@ def test_closedBeforeAnyWelcomeEndsWithAHint() -> None:
 
 
 def test_aRefusalIsNoReasonForAHint() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     server.say("!!! Too many connections from your address")
     server.drop()
@@ -186,7 +186,7 @@ def test_aRefusalIsNoReasonForAHint() -> None:
 
 
 def test_aWelcomeEndsTheWait() -> None:
-    server = FakeServer(welcomeTimeout=2)
+    server = ServerEnd(welcomeTimeout=2)
     server.accept()
     welcomed(server)
     server.reactor.advance(60)
@@ -194,7 +194,7 @@ def test_aWelcomeEndsTheWait() -> None:
 
 
 def test_aServerThatWelcomedBeforeIsRetriedWhenSilent() -> None:
-    server = FakeServer(welcomeTimeout=2)
+    server = ServerEnd(welcomeTimeout=2)
     server.accept()
     welcomed(server)
     server.drop(ConnectionLost())
@@ -209,7 +209,7 @@ def test_aServerThatWelcomedBeforeIsRetriedWhenSilent() -> None:
 
 
 def test_quittingBeforeAWelcomeStillGetsTheHint() -> None:
-    server = FakeServer(hint="is this a TLS port? try --tls")
+    server = ServerEnd(hint="is this a TLS port? try --tls")
     server.accept()
     server.session.quit()  # piped input that ended at once: the lines went nowhere
     server.drop()
@@ -220,7 +220,7 @@ def test_quittingBeforeAWelcomeStillGetsTheHint() -> None:
 
 
 def test_asksWhoIsInTheRoomWithoutShowingTheAnswer() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     welcomed(server)
     assert server.sent() == [b"/who #lobby"]
@@ -233,7 +233,7 @@ def test_asksWhoIsInTheRoomWithoutShowingTheAnswer() -> None:
 
 
 def test_asksAgainOnJoiningAnotherRoom() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     welcomed(server)
     server.say("*** In #lobby (2): bob guest1", "*** guest1 has joined #dev")
@@ -246,7 +246,7 @@ def test_asksAgainOnJoiningAnotherRoom() -> None:
 
 
 def test_membersFollowTheRoom() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     welcomed(server)
     server.say(
@@ -265,7 +265,7 @@ def test_membersFollowTheRoom() -> None:
 
 
 def test_plainConsoleSendsLinesAndQuitsAtTheEndOfInput() -> None:
-    server = FakeServer()
+    server = ServerEnd()
     server.accept()
     console = PlainConsole()
     console.session = server.session

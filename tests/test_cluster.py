@@ -14,7 +14,7 @@ import pytest
 from chat import events
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
 from chat.cluster.messages import NodeGone, NodeSynced, decodeRooms, encodeRooms
-from daemon import TIMEOUT, LineSocket, joinAs
+from daemon import TIMEOUT, LineSocket, connect
 from redisserver import REDIS_SERVER, RedisServer
 
 needsRedis = pytest.mark.skipif(
@@ -100,9 +100,6 @@ def nodes(daemons, redis):
 
     return start
 
-
-def connect(node, nick: str) -> LineSocket:
-    return joinAs(node.ports[0], nick)
 
 
 def waitUntil(condition, what: str) -> None:

@@ -11,16 +11,13 @@ import sys
 
 import pytest
 
-from daemon import ROOT, TIMEOUT, TWISTD, LineSocket, joinAs, runClient, startDaemon
+from daemon import ROOT, TIMEOUT, TWISTD, LineSocket, connect, runClient, startDaemon
 
 
 @pytest.fixture
 def daemon(daemons):
     return daemons()
 
-
-def connect(daemon, nick: str) -> LineSocket:
-    return joinAs(daemon.ports[0], nick)
 
 
 def test_broadcastReachesEveryoneIncludingTheSender(daemon) -> None:

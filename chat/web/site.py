@@ -14,7 +14,8 @@ from importlib import resources
 
 from twisted.logger import Logger
 from twisted.web import server
-from twisted.web.resource import Resource
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
 from twisted.web.websocket import WebSocketResource
 
 from chat.web.protocol import WebFactory
@@ -107,6 +108,18 @@ def staticFiles() -> dict[str, StaticFile]:
     return files
 
 
+class Folder(Resource):
+    """
+    Named children only: anything else, the folder itself included, is not found.
+    """
+
+    def getChild(self, path: bytes, request: server.Request) -> IResource:
+        return notFound()
+
+    def render(self, request: server.Request) -> bytes:
+        return notFound().render(request)
+
+
 class ChatSocket(WebSocketResource):
     """
     The WebSocket at C{/ws}, for pages of the allowed origins only: a browser sends any site's
@@ -154,15 +167,16 @@ class ChatSite(server.Site):
     noisy = False
 
     def __init__(self, factory: WebFactory, origins: tuple[str, ...] = ()) -> None:
-        root = Resource()
+        root = Folder()
         files = staticFiles()
         root.putChild(b"", files["index.html"])
-        static = Resource()
+        static = Folder()
         for name, file in files.items():
             static.putChild(name.encode("ascii"), file)
         root.putChild(b"static", static)
         root.putChild(b"ws", ChatSocket(factory, origins))
-        super().__init__(root)
+        # The gate's clock, so that the HTTP timeouts run on the same (in tests, a fake) clock.
+        super().__init__(root, reactor=factory.gate.clock)
         self.factory = factory
 
     def log(self, request: server.Request) -> None:

@@ -48,14 +48,11 @@ class MessageTransport:
     those of the stream under the WebSocket.
 
     @ivar stream: the TCP or TLS transport the WebSocket runs over.
-    @ivar consumer: what a producer registers with: the HTTP request that was upgraded (whose
-        channel is the stream's producer already).
     """
 
-    def __init__(self, socket: WebSocketTransport, stream: ITransport, consumer: IConsumer) -> None:
+    def __init__(self, socket: WebSocketTransport, stream: ITransport) -> None:
         self.socket = socket
         self.stream = stream
-        self.consumer = consumer
         self.disconnecting = False
 
     def write(self, data: bytes) -> None:
@@ -92,10 +89,10 @@ class MessageTransport:
         return self.stream.getHost()
 
     def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
-        self.consumer.registerProducer(producer, streaming)
+        IConsumer(self.stream).registerProducer(producer, streaming)
 
     def unregisterProducer(self) -> None:
-        self.consumer.unregisterProducer()
+        IConsumer(self.stream).unregisterProducer()
 
     def pauseProducing(self) -> None:
         self.stream.pauseProducing()  # type: ignore[attr-defined]
@@ -130,20 +127,29 @@ class WebProtocol(Connection):
         factory = self.factory
         channel = self.request.channel
         assert self._socket is not None and channel.transport is not None
-        self.transport = MessageTransport(self._socket, channel.transport, self.request)
-        self._guardUnfinished(channel)
+        stream = channel.transport
+        # The HTTP channel is the stream's producer, and is no use once it is a WebSocket: the
+        # connection's own send queue takes its place.  (TLS will not close while a producer
+        # is registered, and Twisted's WebSocket closes the stream without unregistering it.)
+        IConsumer(stream).unregisterProducer()
+        self.transport = MessageTransport(self._socket, stream)
+        self._guardUnfinished(channel, stream)
         if not self.startConnection(factory.gate, factory.fanout):
             return
         limits = factory.gate.limits
         self._reader = LineReader(self, factory.gate.clock, limits, limits.maxLine + JSON_OVERHEAD)
         self._reader.waitFor(factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered))
 
-    def _guardUnfinished(self, channel: Any) -> None:
+    def _guardUnfinished(self, channel: Any, stream: ITransport) -> None:
         """
         Close a connection whose message does not end within C{--max-recvq} bytes.  Twisted's
         WebSocket gathers a message's frames until the last without a bound, so the bytes the
         upgraded HTTP channel reads are counted here, and the count starts again with each
         whole message.
+
+        And when the client closed the WebSocket, let go of the stream's producer, which
+        Twisted's WebSocket does not do: a TLS stream would wait for that to close, and the
+        client for the stream to close, ten seconds in Python's C{websockets}.
         """
         received = getattr(channel, "dataReceived", None)
         if received is None:
@@ -153,6 +159,9 @@ class WebProtocol(Connection):
         def counted(data: bytes) -> None:
             self._unfinished += len(data)
             received(data)
+            if getattr(stream, "disconnecting", False) and self._sendQueue is not None:
+                self._sendQueue = None
+                IConsumer(stream).unregisterProducer()
             if self._unfinished > maxRecvQ and not self.closing:
                 self.drop(f"Message too long: no end of message in {maxRecvQ} bytes")
 

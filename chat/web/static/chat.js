@@ -33,6 +33,7 @@
     askedTopic: false,
     quitting: false,
     everConnected: false,
+    reconnected: false,
     delay: 500,
     timer: null,
     sent: [],
@@ -94,7 +95,7 @@
 
   function timeNode(seconds) {
     const when = new Date((seconds || Date.now() / 1000) * 1000);
-    const node = el("time", null, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    const node = el("time", null, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }));
     node.dateTime = when.toISOString();
     return node;
   }
@@ -226,7 +227,8 @@
       state.nick = m.nick;
       state.defaultRoom = m.defaultRoom;
       state.delay = 500;
-      setStatus((state.everConnected ? "Reconnected" : "Connected") + " as " + m.nick);
+      state.reconnected = state.everConnected;
+      setStatus((state.reconnected ? "Reconnected" : "Connected") + " as " + m.nick);
       state.everConnected = true;
       if (state.wantNick && fold(state.wantNick) !== fold(m.nick)) send({ type: "nick", nick: state.wantNick });
       const rooms = state.rooms.length ? state.rooms : [m.defaultRoom];
@@ -278,7 +280,7 @@
         state.nick = m.new;
         state.wantNick = m.new;
         storageSet("chat.nick", m.new);
-        setStatus("Connected as " + m.new);
+        setStatus((state.reconnected ? "Reconnected" : "Connected") + " as " + m.new);
       }
       for (const v of state.views.values()) {
         if (v.kind === "room" && v.members.has(fold(m.old))) {

@@ -263,6 +263,25 @@ def test_nickRememberedOnReload(pages) -> None:
     bob.waitFor(lambda: bob.find("#prompt").text.startswith("robert"), "nick from localStorage")
 
 
+def test_phoneSizedScreen(pages) -> None:
+    """
+    On a narrow screen the lists fold behind a button, and the input line stays in reach.
+    """
+    alice, bob, carol = pages
+    bob.driver.set_window_size(390, 800)
+    try:
+        menu = bob.find("#menu")
+        bob.waitFor(lambda: menu.is_displayed() and not bob.find("#side").is_displayed())
+        assert bob.find("#input").is_displayed()
+        menu.click()
+        bob.waitFor(lambda: bob.find("#side").is_displayed() and bob.find("#members").is_displayed())
+        assert menu.get_attribute("aria-expanded") == "true"
+        bob.find("#rooms button").click()
+        bob.waitFor(lambda: not bob.find("#side").is_displayed())
+    finally:
+        bob.driver.set_window_size(1100, 720)
+
+
 def test_noConsoleErrors(pages) -> None:
     alice, bob, carol = pages
     for page in (alice, bob):

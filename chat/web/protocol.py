@@ -213,19 +213,7 @@ class WebProtocol(Connection):
         except (ValueError, RecursionError):
             self.deliver(events.Error("That message was not JSON and was discarded"))
             return None
-        try:
-            waiting = execute(self.factory.hub, self, command)
-        except Exception:
-            self.log.failure("Handling a message from {peer} ({nick})", peer=self.peer, nick=self.nick)
-            self.deliver(events.Error("Internal error: that message was dropped"))
-            return None
-        if waiting is not None:
-            waiting.addErrback(self._commandFailed)
-        return waiting
-
-    def _commandFailed(self, failure: Failure) -> None:
-        self.log.failure("Finishing a command from {peer} ({nick})", failure, peer=self.peer, nick=self.nick)
-        self.deliver(events.Error("Internal error: that message was dropped"))
+        return self.runCommand(lambda: execute(self.factory.hub, self, command), "message")
 
 
 class WebFactory:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import time
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -97,6 +98,10 @@ def test_pageOverHTTPS(daemons, tmp_path) -> None:
     page.close()
     with connect(f"wss://127.0.0.1:{port}/ws", ssl=context, origin=f"https://127.0.0.1:{port}") as socket:
         assert receive(socket, "welcome")
+        started = time.monotonic()
+    # The server closes the stream as soon as the client closes the WebSocket, and does not
+    # leave it to give up waiting (ten seconds).
+    assert time.monotonic() - started < 2
 
 
 def test_shutdownTellsTheBrowser(daemons) -> None:

@@ -453,3 +453,16 @@ def test_disconnectTellsTheRoom(server: Server) -> None:
     browser.disconnect()
     assert "*** alice has quit (Connection closed)" in line.received()
     assert not [c for c in server.gate.connections if c is not line.protocol]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_textFrame(size: int) -> None:
+    """
+    A frame made once for every recipient is the frame C{wsproto} would make for each.
+    """
+    from wsproto.frame_protocol import FrameProtocol
+
+    from chat.web.render import textFrame
+
+    text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
+    assert textFrame(text) == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)

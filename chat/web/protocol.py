@@ -5,8 +5,8 @@ gate, as L{chat.line.protocol.LineFactory} does for the line protocol.
 
 The WebSocket itself is Twisted's own (L{twisted.web.websocket}, over C{wsproto}).  Each
 connection is a L{chat.connection.Connection} like any other, over a L{MessageTransport}: an
-C{ITransport} whose C{write} sends each C{\\n}-ended JSON object it is given as one text
-message, so that the shared fan-out, send-queue count, close bound and gate work unchanged.
+C{ITransport} whose C{write} takes text frames made once per event by L{chat.web.render}, so
+that the shared fan-out, send-queue count, close bound and gate work unchanged.
 Input goes through the same L{chat.reader.LineReader} as the line and IRC front ends, one
 message to a line: message size, flood hold and waiting for a command are theirs.
 """
@@ -43,9 +43,10 @@ nick, and escapes.
 @implementer(ITransport)
 class MessageTransport:
     """
-    A WebSocket as the C{ITransport} that L{Connection} writes to: each C{\\n}-ended JSON
-    object written becomes one text message.  Pausing, the producer and the peer's address are
-    those of the stream under the WebSocket.
+    A WebSocket as the C{ITransport} that L{Connection} writes to: what is written is WebSocket
+    frames (L{chat.web.render.textFrame}), which go to the stream as they are; closing sends
+    Twisted's WebSocket's close frame.  Pausing, the producer and the peer's address are those
+    of the stream under the WebSocket.
 
     @ivar stream: the TCP or TLS transport the WebSocket runs over.
     """
@@ -56,14 +57,9 @@ class MessageTransport:
         self.disconnecting = False
 
     def write(self, data: bytes) -> None:
-        if self.disconnecting:
-            return
-        send = self.socket.sendTextMessage
-        try:
-            for message in data.decode("utf-8").split("\n")[:-1]:
-                send(message)
-        except LocalProtocolError:  # the peer closed the WebSocket; the stream goes next
-            self.disconnecting = True
+        # Nothing after a close frame, ours or (the stream closing) the answer to the peer's.
+        if not self.disconnecting and not getattr(self.stream, "disconnecting", False):
+            self.stream.write(data)
 
     def writeSequence(self, data: list[bytes]) -> None:
         self.write(b"".join(data))

@@ -466,3 +466,29 @@ def test_textFrame(size: int) -> None:
 
     text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
     assert textFrame(text) == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
+
+
+# The options
+
+
+def test_webOptions() -> None:
+    from twisted.python import usage
+
+    from chat.tap import Options, makeService
+
+    options = Options()
+    options.parseOptions(["--web", "tcp:8080", "--web", "unix:/tmp/web.sock", "--web-origin", "https://a.test"])
+    assert options["webPorts"] == ["tcp:8080", "unix:/tmp/web.sock"]
+    assert options["webOrigins"] == ["https://a.test"]
+    with pytest.raises(usage.UsageError, match="--web bogus:1"):
+        Options().parseOptions(["--web", "bogus:1"])
+    reactor = MemoryReactorClock()
+    options = Options()
+    options.parseOptions(["-p", "tcp:1234", "--web", "tcp:8080", "--web-origin", "https://a.test", "--name", "net"])
+    service = makeService(options, reactor)
+    service.privilegedStartService()
+    service.startService()
+    (_, line, _, _), (port, site, _, _) = reactor.tcpServers
+    assert isinstance(site, ChatSite) and port == 8080
+    assert site.factory.hub is line.hub and site.factory.gate is line.gate and site.factory.name == "net"
+    assert site.resource.children[b"ws"].origins == {"https://a.test"}

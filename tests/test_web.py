@@ -492,3 +492,23 @@ def test_webOptions() -> None:
     assert isinstance(site, ChatSite) and port == 8080
     assert site.factory.hub is line.hub and site.factory.gate is line.gate and site.factory.name == "net"
     assert site.resource.children[b"ws"].origins == {"https://a.test"}
+
+
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        (b"\x81\x02hi", 1002),  # not masked
+        (b"\x81\x82\x00\x00\x00\x00\xff\xfe", 1007),  # not UTF-8
+        (b"\x83\x80\x00\x00\x00\x00", 1002),  # a reserved opcode
+        (b"\x89\xfe\x01\x00\x00\x00\x00\x00" + b"x" * 256, 1002),  # a control frame too long
+    ],
+)
+def test_badFrames(server: Server, frame: bytes, code: int) -> None:
+    """
+    A frame that breaks the WebSocket protocol fails the connection, as RFC 6455 says, with
+    the close code that says why, and nothing raised.
+    """
+    browser = server.browser().join("alice")
+    browser.channel.dataReceived(frame)
+    assert browser.received() == []
+    assert browser.closed == code and browser.transport.disconnecting

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 if CHROMIUM is not None and CHROMEDRIVER is not None or os.environ.get("CI"):
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -56,7 +57,18 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
     def waitFor(self, condition, message: str = "") -> object:
-        return WebDriverWait(self.driver, TIMEOUT).until(lambda _: condition(), message)
+        # The page redraws its lists: an element found may be gone a moment later.
+        return WebDriverWait(
+            self.driver, TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda _: condition(), message)
+
+    def texts(self, selector: str) -> list[str]:
+        """
+        The text of every element C{selector} matches, read at once, in the page.
+        """
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)", selector
+        )
 
     def status(self) -> str:
         return self.find("#status").text
@@ -67,7 +79,7 @@ class Page:
         box.send_keys(Keys.ENTER)
 
     def lines(self) -> list[str]:
-        return [item.text for item in self.all("#log li")]
+        return self.texts("#log li")
 
     def waitForLine(self, text: str) -> str:
         def found():
@@ -76,7 +88,7 @@ class Page:
         return self.waitFor(found, f"no line with {text!r} in {self.lines()}")  # type: ignore[return-value]
 
     def members(self) -> list[str]:
-        return [item.text for item in self.all("#members li")]
+        return self.texts("#members li")
 
     def consoleErrors(self) -> list[dict]:
         return [entry for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -199,14 +211,14 @@ def test_privateMessages(pages) -> None:
     alice.type("/msg bob just between us")
     alice.waitFor(lambda: alice.find("#title").text == "Private: bob")
     alice.waitForLine("just between us")
-    bob.waitFor(lambda: [b.text for b in bob.all("#privates button")] == ["alice\n1"], "unread count")
+    bob.waitFor(lambda: bob.texts("#privates button") == ["alice\n1"], "unread count")
     assert not any("just between us" in line for line in bob.lines())
     bob.find("#privates button").click()
     assert "alice: just between us" in bob.waitForLine("just between us")
     bob.type("ok")
     assert "bob: ok" in alice.waitForLine("bob: ok")
     carol.send("/msg alice from the line")
-    alice.waitFor(lambda: any("carol" in b.text for b in alice.all("#privates button")))
+    alice.waitFor(lambda: any("carol" in text for text in alice.texts("#privates button")))
     alice.find("#rooms button").click()
     alice.waitFor(lambda: alice.find("#title").text == "#lobby")
 

@@ -512,3 +512,19 @@ def test_badFrames(server: Server, frame: bytes, code: int) -> None:
     browser.channel.dataReceived(frame)
     assert browser.received() == []
     assert browser.closed == code and browser.transport.disconnecting
+
+
+def test_idleHTTPConnectionsClose(server: Server) -> None:
+    """
+    An HTTP connection that sends no request is closed after a minute; a WebSocket is the
+    gate's to time out, not HTTP's.
+    """
+    from chat.web.site import HTTP_TIMEOUT
+
+    transport = server.transport("10.0.0.1")
+    channel = server.site.buildProtocol(transport.getPeer())
+    channel.makeConnection(transport)
+    browser = server.browser().join("alice")
+    server.clock.advance(HTTP_TIMEOUT + 1)
+    assert transport.disconnecting
+    assert not browser.transport.disconnecting

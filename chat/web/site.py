@@ -39,6 +39,11 @@ WebSocket only to this server (C{'self'} covers C{ws:} and C{wss:} in current br
 named C{ws://HOST} is for older ones).
 """
 
+HTTP_TIMEOUT = 60.0
+"""
+Seconds an HTTP connection may sit idle before or between requests.
+"""
+
 # A Host header that may go into a header value: a name or address and a port, nothing else.
 _HOST = re.compile(r"\A[A-Za-z0-9.\-]+(:\d{1,5})?\Z|\A\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
 
@@ -176,7 +181,9 @@ class ChatSite(server.Site):
         root.putChild(b"static", static)
         root.putChild(b"ws", ChatSocket(factory, origins))
         # The gate's clock, so that the HTTP timeouts run on the same (in tests, a fake) clock.
-        super().__init__(root, reactor=factory.gate.clock)
+        # An HTTP connection the gate does not count yet (no WebSocket on it) is closed after
+        # a minute without a request, not twelve hours: the page is three small files.
+        super().__init__(root, reactor=factory.gate.clock, timeout=HTTP_TIMEOUT)
         self.factory = factory
 
     def log(self, request: server.Request) -> None:

@@ -502,6 +502,7 @@
     if (state.sent.length > 100) state.sent.shift();
     state.recall = -1;
     input.value = "";
+    log.scrollTop = log.scrollHeight;  // what you send, and its answer, are in view
     run(text);
   });
 

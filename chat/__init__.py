@@ -27,10 +27,11 @@ The front ends, each a package that turns bytes into hub calls and events into b
 
 - L{chat.line}: UTF-8 lines, for nc, telnet and the terminal client.
 - L{chat.irc}: IRC (the Modern IRC Client Protocol, with IRCv3 tags), for IRC clients.
+- L{chat.web}: JSON over a WebSocket, for the chat page it serves to browsers.
 
 And around them:
 
 - L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run:
-  one hub, one gate, a listener per front end endpoint (C{--port}, C{--irc}).
+  one hub, one gate, a listener per front end endpoint (C{--port}, C{--irc}, C{--web}).
 - L{chat.client}: the terminal client, C{python -m chat.client}.
 """

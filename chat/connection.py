@@ -12,9 +12,10 @@ connection open, and its place in C{--max-clients}, for ever).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from twisted.internet import tcp
+from twisted.internet import defer, tcp
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IAddress,
@@ -247,6 +248,31 @@ class Connection:
         # ITransport has no abort; a transport without one (a WebSocket, an SSH channel)
         # closes its own way, and its carrier enforces its own bounds.
         getattr(self.transport, "abortConnection", self.transport.loseConnection)()
+
+    # Input
+
+    def runCommand(
+        self, run: Callable[[], defer.Deferred[None] | None], what: str
+    ) -> defer.Deferred[None] | None:
+        """
+        Run a command of the client's, C{what} it sent (a line, a message): a bug in one
+        costs the client that command, told so, never the connection or a traceback to it.
+        Return what C{run} returns: a L{defer.Deferred} holds the client's next commands
+        until it fires.
+        """
+        try:
+            waiting = run()
+        except Exception:
+            self.log.failure("Handling a {what} from {peer} ({nick})", what=what, peer=self.peer, nick=self.nick)
+            self.deliver(events.Error(f"Internal error: that {what} was dropped"))
+            return None
+        if waiting is not None:
+            waiting.addErrback(self._commandBroke, what)
+        return waiting
+
+    def _commandBroke(self, failure: Failure, what: str) -> None:
+        self.log.failure("Finishing a command from {peer} ({nick})", failure, peer=self.peer, nick=self.nick)
+        self.deliver(events.Error(f"Internal error: that {what} was dropped"))
 
     # Output
 

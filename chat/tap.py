@@ -24,6 +24,8 @@ from chat.irc.protocol import IRCFactory
 from chat.limits import Limits
 from chat.line.protocol import LineFactory
 from chat.names import checkRoom
+from chat.web.protocol import WebFactory
+from chat.web.site import ChatSite
 
 DEFAULT_PORT = "tcp:30000"
 
@@ -104,13 +106,15 @@ class Options(usage.Options):
     ]
 
     compData = usage.Completions(
-        optActions={"motd": usage.CompleteFiles()}, multiUse=["port", "irc"]
+        optActions={"motd": usage.CompleteFiles()}, multiUse=["port", "irc", "web", "web-origin"]
     )
 
     def __init__(self) -> None:
         super().__init__()
         self["ports"] = []
         self["ircPorts"] = []
+        self["webPorts"] = []
+        self["webOrigins"] = []
 
     def opt_port(self, description: str) -> None:
         """
@@ -126,6 +130,18 @@ class Options(usage.Options):
         """
         self["ircPorts"].append(description)
 
+    def opt_web(self, description: str) -> None:
+        """
+        Endpoint to serve the chat page and its WebSocket on (tcp:8080; ssl:8443:privateKey=key.pem:certKey=cert.pem for https and wss); repeat it to listen on several [default: none]
+        """
+        self["webPorts"].append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """
+        Origin whose pages may open the WebSocket (https://chat.example.org); repeat it to allow several [default: the page's own origin]
+        """
+        self["webOrigins"].append(origin)
+
     def postOptions(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
@@ -134,6 +150,7 @@ class Options(usage.Options):
         for option, parse, descriptions in (
             ("--port", serverFromString, self["ports"]),
             ("--irc", serverFromString, self["ircPorts"]),
+            ("--web", serverFromString, self["webPorts"]),
             ("--redis", clientFromString, [self["redis"]] if self["redis"] else []),
         ):
             for description in descriptions:
@@ -257,7 +274,8 @@ class ChatService(service.MultiService):
 def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatService:
     """
     The chat service for C{options}: one hub and one gate, shared by every front end, and a
-    listener per endpoint of each front end (C{--port}: the line protocol; C{--irc}: IRC).
+    listener per endpoint of each front end (C{--port}: the line protocol; C{--irc}: IRC;
+    C{--web}: the chat page and its WebSocket).
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -271,6 +289,13 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     frontEnds = [
         (options["ports"], LineFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
         (options["ircPorts"], IRCFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
+        (
+            options["webPorts"],
+            ChatSite(
+                WebFactory(hub, gate, name=options["name"], motd=options["motdLines"]),
+                tuple(options["webOrigins"]),
+            ),
+        ),
     ]
     cluster = None
     if options["redis"]:

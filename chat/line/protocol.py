@@ -174,19 +174,7 @@ class LineProtocol(Connection, LineReceiver):
         except UnicodeDecodeError:
             self.deliver(events.Error("That line was not valid UTF-8 and was discarded"))
             return None
-        try:
-            waiting = execute(self.factory.hub, self, text)
-        except Exception:
-            self.log.failure("Handling a line from {peer} ({nick})", peer=self.peer, nick=self.nick)
-            self.deliver(events.Error("Internal error: that line was dropped"))
-            return None
-        if waiting is not None:
-            waiting.addErrback(self._commandFailed)
-        return waiting
-
-    def _commandFailed(self, failure: Failure) -> None:
-        self.log.failure("Finishing a command from {peer} ({nick})", failure, peer=self.peer, nick=self.nick)
-        self.deliver(events.Error("Internal error: that line was dropped"))
+        return self.runCommand(lambda: execute(self.factory.hub, self, text), "line")
 
     # Output
 

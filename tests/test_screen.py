@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 
 from chat.client.screen import Screen, visibleSlice, widths
 from chat.client.style import Styler
-from test_client import FakeServer, welcomed
+from test_client import ServerEnd, welcomed
 
 PROMPT = "alice #lobby> "
 LEFT = "\x1b[D"
@@ -26,7 +26,7 @@ class MemoryTerminal:
 
     def __init__(self, others: tuple[str, ...] = ("bob", "carol"), columns: int = 80, lines: int = 12):
         self.view = Screen(Styler(colour=False, timestamps=False))
-        self.server = FakeServer(view=self.view)
+        self.server = ServerEnd(view=self.view)
         self.view.session = self.server.session
         self.output = StringTransport()
         ServerProtocol(lambda: self.view).makeConnection(self.output)

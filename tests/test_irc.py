@@ -5,6 +5,8 @@ clients meeting in the same rooms.
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import defer
 
 from chat import events
@@ -646,3 +648,27 @@ def test_standardReplies() -> None:
         ":testchat NOTICE bob :That line was not valid UTF-8 and was discarded",
         ":testchat NOTICE bob :Text cannot contain U+0000",
     ]
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.sampled_from(["#lobby", "#nowhere", "#lobby,#dev", "#", "#dev", "#lo bby"]),
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b"")),
+    st.sampled_from([b" :", b" ", b"  :"]),
+)
+def test_quickPrivmsgIsThePrivmsg(target: str, text: bytes, separator: bytes) -> None:
+    """
+    C{PRIVMSG #room :text} takes a shortcut past the parser; whatever the target and text,
+    its effect is that of the general path, which a lower-case C{privmsg} takes.
+    """
+    heard = []
+    for command in (b"PRIVMSG", b"privmsg"):
+        server = MixedServer()
+        alice = server.connectIRC("alice", caps="echo-message")
+        (bob,) = server.connectMany("bob")
+        alice.send("JOIN #lobby")
+        alice.received()
+        bob.received()
+        alice.send(command + b" " + target.encode() + separator + text)
+        heard.append((alice.received(), bob.received()))
+    assert heard[0] == heard[1]

@@ -52,6 +52,8 @@ class Server:
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
             preexec_fn=lambda: pin(cpu),
+            # This checkout's code, not the copy that `pip install .` left in the venv.
+            env={**os.environ, "PYTHONPATH": str(HERE.parent)},
         )
         deadline = time.monotonic() + 15
         while True:
@@ -83,17 +85,26 @@ class Server:
             self.process.wait()
 
 
-def chatArgv(port: int) -> list[str]:
+def chatArgv(port: int, irc: bool = False) -> list[str]:
+    """
+    The daemon on C{port}: its line protocol, or with C{irc} its IRC front end (the line
+    protocol then on another free port).
+    """
+    listen = ["--port", f"tcp:{port}:interface=127.0.0.1"]
+    if irc:
+        listen = [
+            "--port", f"tcp:{freePort()}:interface=127.0.0.1",
+            "--irc", f"tcp:{port}:interface=127.0.0.1",
+        ]
     # Every sender sits on 127.0.0.1 and sends faster than a person: raise the flood limit.
     return [
-        str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat",
-        "--port", f"tcp:{port}:interface=127.0.0.1",
+        str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat", *listen,
         "--flood-burst", "1000", "--flood-rate", "100000",
     ]
 
 
-def chatServer(port: int) -> Server:
-    return Server("chat daemon", chatArgv(port), port)
+def chatServer(port: int, irc: bool = False) -> Server:
+    return Server("chat daemon", chatArgv(port, irc), port)
 
 
 def naiveServer(port: int) -> Server:

@@ -2,18 +2,25 @@
 The fan-out scenarios of the C load generator in C{../shared/bench}, against the daemon.
 
     gcc -O2 -Wall -o /tmp/loadgen ../shared/bench/loadgen.c
-    .venv/bin/python benchmarks/scenarios.py /tmp/loadgen [--runs 3]
+    .venv/bin/python benchmarks/scenarios.py /tmp/loadgen [--runs 3] [--proto irc]
 
 A fresh daemon for every run, on CPU 0 (the load generator on CPU 1), with the flood limit
 raised because every sender sits on 127.0.0.1; everything else (history, sanitising, send-queue
 caps, nicks) as shipped.  Printed: a Markdown table of each scenario's median over the runs,
 with every run's figure beside it.  About 30 s a run.
+
+With C{--proto irc} the clients are IRC clients of the daemon's IRC front end (C{--irc}), and
+InspIRCd, when installed, is measured in the same runs, scenario by scenario in turn with the
+daemon, through the configuration in C{../shared/bench/peers}: machines differ by 2x from day
+to day, and only a ratio measured in one run means anything.  The idle scenario is the line
+protocol's alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,11 +33,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from run import Server, chatServer, freePort, pin  # noqa: E402
 
 IDLE_CLIENTS = 10000
+PEERS = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "peers"
+
+# The load generator's flags for the server being measured: set by main.
+protocolFlags: tuple[object, ...] = ()
 
 
 def loadgen(binary: str, port: int, *flags: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [binary, "--port", str(port), *map(str, flags)],
+        [binary, "--port", str(port), *map(str, protocolFlags), *map(str, flags)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -88,26 +99,73 @@ SCENARIOS = {
     f"{IDLE_CLIENTS} idle connections": idle,
 }
 
+IRC_SCENARIOS = {name: scenario for name, scenario in SCENARIOS.items() if scenario is not idle}
+
+
+def inspircd(port: int) -> Server:
+    """
+    InspIRCd on C{port}, configured as in C{../shared/bench/peers}: flood control and send
+    queues raised, so that what is measured is fan-out.
+    """
+    return Server("InspIRCd", ["sh", str(PEERS / "inspircd_run.sh"), str(port)], port)
+
+
+def servers(proto: str) -> dict[str, tuple[Callable[[int], Server], tuple[object, ...]]]:
+    """
+    The servers to measure, each with how to start it on a port and its load generator flags.
+    """
+    if proto == "line":
+        return {"chat daemon": (chatServer, ())}
+    irc: tuple[object, ...] = ("--proto", "irc", "--echo", 0)
+    measured = {"chat daemon (IRC)": (lambda port: chatServer(port, irc=True), irc)}
+    if shutil.which("inspircd") or Path("/usr/sbin/inspircd").exists():
+        if (PEERS / "inspircd_run.sh").exists():
+            # Its listener's backlog is small: connect the clients all at once, as it wants.
+            measured["InspIRCd"] = (inspircd, (*irc, "--connect-inflight", 20000))
+    return measured
+
 
 def main() -> None:
+    global protocolFlags
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
     parser.add_argument("loadgen", help="the load generator built from ../shared/bench/loadgen.c")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--proto", choices=("line", "irc"), default="line")
     options = parser.parse_args()
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in SCENARIOS}
+    scenarios = SCENARIOS if options.proto == "line" else IRC_SCENARIOS
+    measured = servers(options.proto)
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {
+        (name, server): [] for name in scenarios for server in measured
+    }
     for _ in range(options.runs):
-        for name, scenario in SCENARIOS.items():
-            server = chatServer(freePort())
-            try:
-                runs[name].append(scenario(options.loadgen, server))
-            finally:
-                server.stop()
-    print("| scenario | measure | median | runs |\n|---|---|---|---|")
-    for name, results in runs.items():
-        for measure in results[0]:
-            figures = [result[measure] for result in results]
-            each = ", ".join(f"{figure:.2f}" for figure in figures)
-            print(f"| {name} | {measure} | {statistics.median(figures):.2f} | {each} |")
+        for name, scenario in scenarios.items():
+            for serverName, (start, flags) in measured.items():
+                protocolFlags = flags
+                server = start(freePort())
+                try:
+                    runs[name, serverName].append(scenario(options.loadgen, server))
+                finally:
+                    server.stop()
+    names = list(measured)
+    ratio = len(names) == 2
+    print(
+        f"| scenario | measure | {' | '.join(f'{n}: median' for n in names)} |"
+        f"{' ratio |' if ratio else ''} runs |"
+    )
+    print(f"|---|---|{'---|' * (len(names) + ratio)}---|")
+    for name in scenarios:
+        first = runs[name, names[0]]
+        for measure in first[0]:
+            medians = []
+            each = []
+            for serverName in names:
+                figures = [result[measure] for result in runs[name, serverName]]
+                medians.append(statistics.median(figures))
+                each.append(", ".join(f"{figure:.2f}" for figure in figures))
+            shown = " | ".join(f"{median:.2f}" for median in medians)
+            if ratio:
+                shown += f" | {medians[0] / medians[1]:.2f}" if medians[1] else " | "
+            print(f"| {name} | {measure} | {shown} | {'; '.join(each)} |")
     print("\nEvery run: 0 lost, 0 out of order, 0 corrupt.")
 
 

@@ -64,8 +64,16 @@ class Batch:
         if skips is None or member not in skips:
             return self.data()
         self.closed = True
-        skipped = skips[member]
-        return b"".join(line for index, line in enumerate(self.lines) if index not in skipped)
+        # The runs of lines between the skipped ones, each joined at once: a sender skips
+        # a few lines of many.
+        lines = self.lines
+        runs = []
+        start = 0
+        for index in sorted(skips[member]):
+            runs.append(b"".join(lines[start:index]))
+            start = index + 1
+        runs.append(b"".join(lines[start:]))
+        return b"".join(runs)
 
 
 class Outlet(Protocol):
@@ -194,25 +202,25 @@ class BatchFanout:
         waiting, self._waiting = self._waiting, []
         for batch in fresh:
             data = batch.data()
-            size = len(data)
-            skips = batch.skips
+            skips = batch.skips or {}
             for member in batch.firsts:
                 outlet = member.outlet
-                if (
-                    outlet is None
-                    or member.pendingOutput is not batch
-                    or (skips is not None and member in skips)
-                ):
+                if outlet is None or member.pendingOutput is not batch:
                     if member.pendingOutput is not None:  # else written already, by a close
                         member.writePending()
                     continue
                 member.pendingOutput = None
+                payload = data
+                if member in skips:  # a sender without echo: the batch less its own lines
+                    payload = batch.dataFor(member)
+                    if not payload:
+                        continue
                 try:  # Connection.writePending, inlined
-                    sent = outlet.send(data)
+                    sent = outlet.send(payload)
                 except OSError:
                     sent = 0
-                if sent != size:
-                    member.sendRest(data[sent:])
+                if sent != len(payload):
+                    member.sendRest(payload[sent:])
         for member in waiting:
             if member.pendingOutput is not None:
                 member.writePending()

@@ -225,3 +225,41 @@ def test_aFullSocketBuffersEverything(monkeypatch) -> None:
     server.clock.advance(0)
     assert sockets["bob"].sent == []
     assert bob.transport.value() == b"<alice> one\r\n<alice> two\r\n"
+
+
+def test_aSenderWithoutEchoGetsTheOthersLinesInOneSend(monkeypatch) -> None:
+    """
+    An IRC client does not hear its own lines: when its socket is idle, the flush sends it
+    the room's batch less its own lines, in one send, in order; a batch of nothing but its
+    own lines sends it nothing.
+    """
+    from helpers import MixedServer
+
+    server = MixedServer()
+    alice, bob = server.connectIRC("alice"), server.connectIRC("bob")
+    (carol,) = server.connectMany("carol")
+    for client in (alice, bob):
+        client.send("JOIN #lobby")
+    for client in (alice, bob, carol):
+        client.received()
+    sockets = withSockets(monkeypatch, [alice, bob, carol])
+    alice.send("PRIVMSG #lobby :a1")
+    bob.send("PRIVMSG #lobby :b1")
+    alice.send("PRIVMSG #lobby :a2")
+    carol.send("c1")
+    alice.send("PRIVMSG #lobby :a3")
+    server.clock.advance(0)
+    assert sockets["alice"].sent == [
+        b":bob!bob@chat PRIVMSG #lobby :b1\r\n:carol!carol@chat PRIVMSG #lobby :c1\r\n"
+    ]
+    assert sockets["bob"].sent == [
+        b":alice!alice@chat PRIVMSG #lobby :a1\r\n:alice!alice@chat PRIVMSG #lobby :a2\r\n"
+        b":carol!carol@chat PRIVMSG #lobby :c1\r\n:alice!alice@chat PRIVMSG #lobby :a3\r\n"
+    ]
+    assert sockets["carol"].sent == [
+        b"<alice> a1\r\n<bob> b1\r\n<alice> a2\r\n<carol> c1\r\n<alice> a3\r\n"
+    ]
+    alice.send("PRIVMSG #lobby :alone")
+    server.clock.advance(0)
+    assert sockets["alice"].sent == [sockets["alice"].sent[0]]
+    assert arrived(bob, sockets["bob"])[-1] == ":alice!alice@chat PRIVMSG #lobby :alone"

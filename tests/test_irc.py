@@ -5,6 +5,8 @@ clients meeting in the same rooms.
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import defer
 
 from chat import events
@@ -18,7 +20,7 @@ WELCOME = [
     ":testchat 003 alice :This server was created 1970-01-01T00:00:00.000Z",
     ":testchat 004 alice testchat chat-0.1 i :nt",
     ":testchat 005 alice CASEMAPPING=rfc1459 CHANTYPES=# NICKLEN=32 CHANNELLEN=50 TOPICLEN=300"
-    " CHANLIMIT=#: PREFIX=(o)@ NETWORK=testchat :are supported by this server",
+    " CHANLIMIT=#: PREFIX=(o)@ NETWORK=testchat UTF8ONLY :are supported by this server",
     ":testchat 251 alice :There are 1 users and 0 invisible on 1 servers",
     ":testchat 252 alice 0 :operator(s) online",
     ":testchat 253 alice 0 :unknown connection(s)",
@@ -59,7 +61,8 @@ def test_capabilityNegotiationHoldsRegistration() -> None:
     client = server.connectIRC()
     client.send("CAP LS 302")
     assert client.received() == [
-        ":testchat CAP * LS :batch echo-message message-tags multi-prefix server-time"
+        ":testchat CAP * LS :away-notify batch echo-message message-tags multi-prefix server-time"
+        " standard-replies"
     ]
     client.send("NICK alice")
     client.send("USER alice 0 * :Alice")
@@ -577,3 +580,95 @@ def test_historyInAChathistoryBatch() -> None:
         "@batch=1 :bob!bob@chat PRIVMSG #lobby :\x01ACTION two\x01",
         ":testchat BATCH :-1",
     ]
+
+
+def test_awayNotify() -> None:
+    """
+    With C{away-notify}, an IRC client hears when someone sharing a room with it goes away or
+    comes back, and that someone who joins its room is away; clients without it, line users
+    and the user itself hear nothing.
+    """
+    server = MixedServer()
+    alice = server.connectIRC("alice", caps="away-notify")
+    carol = server.connectIRC("carol", caps="away-notify server-time")
+    dave = server.connectIRC("dave")
+    outsider = server.connectIRC("eve", caps="away-notify")
+    (bob,) = server.connectMany("bob")
+    for client in (alice, carol, dave):
+        client.send("JOIN #lobby")
+    for client in (alice, carol, dave, outsider, bob):
+        client.received()
+    dave.send("AWAY :gone fishing")
+    assert dave.received() == [":testchat 306 dave :You have been marked as being away"]
+    assert alice.received() == [":dave!dave@chat AWAY :gone fishing"]
+    assert carol.received() == ["@time=1970-01-01T00:00:00.000Z :dave!dave@chat AWAY :gone fishing"]
+    dave.send("AWAY :gone fishing")  # no change: nothing to tell
+    dave.received()
+    assert alice.received() == []
+    dave.send("AWAY")
+    dave.received()
+    assert alice.received() == [":dave!dave@chat AWAY"]
+    assert outsider.received() == [] and bob.received() == []
+
+    outsider.send("AWAY :busy")
+    outsider.received()
+    assert alice.received() == []
+    outsider.send("JOIN #lobby")
+    assert alice.received() == [":eve!eve@chat JOIN :#lobby", ":eve!eve@chat AWAY :busy"]
+    assert dave.received() == [":eve!eve@chat JOIN :#lobby"]
+    assert bob.received() == ["*** eve has joined #lobby"]
+
+
+def test_standardReplies() -> None:
+    """
+    A client that negotiated C{standard-replies} hears of invalid UTF-8 and of text no front
+    end can carry as C{FAIL}; one that did not, as a C{NOTICE}.
+    """
+    server = MixedServer()
+    alice = server.connectIRC("alice", caps="standard-replies")
+    plain = server.connectIRC("bob")
+    alice.send("JOIN #lobby")
+    alice.received()
+    for client in (alice, plain):
+        client.send(b"PRIVMSG #lobby :\xff\xfe")
+        client.send(b":alice PRIVMSG #lobby :a\x00b")
+        client.send(b"\xff")
+        client.protocol.refuse(InvalidText("Text cannot contain U+0000"), "#lobby", "PRIVMSG")
+    assert alice.received() == [
+        ":testchat FAIL PRIVMSG INVALID_UTF8 :That line was not valid UTF-8 and was discarded",
+        ":testchat FAIL PRIVMSG INVALID_TEXT :That line was not an IRC message and was discarded:"
+        " A message cannot contain CR, LF or NUL",
+        ":testchat FAIL * INVALID_UTF8 :That line was not valid UTF-8 and was discarded",
+        ":testchat FAIL PRIVMSG INVALID_TEXT #lobby :Text cannot contain U+0000",
+    ]
+    assert plain.received() == [
+        ":testchat NOTICE bob :That line was not valid UTF-8 and was discarded",
+        ":testchat NOTICE bob :That line was not an IRC message and was discarded:"
+        " A message cannot contain CR, LF or NUL",
+        ":testchat NOTICE bob :That line was not valid UTF-8 and was discarded",
+        ":testchat NOTICE bob :Text cannot contain U+0000",
+    ]
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.sampled_from(["#lobby", "#nowhere", "#lobby,#dev", "#", "#dev", "#lo bby"]),
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b"")),
+    st.sampled_from([b" :", b" ", b"  :"]),
+)
+def test_quickPrivmsgIsThePrivmsg(target: str, text: bytes, separator: bytes) -> None:
+    """
+    C{PRIVMSG #room :text} takes a shortcut past the parser; whatever the target and text,
+    its effect is that of the general path, which a lower-case C{privmsg} takes.
+    """
+    heard = []
+    for command in (b"PRIVMSG", b"privmsg"):
+        server = MixedServer()
+        alice = server.connectIRC("alice", caps="echo-message")
+        (bob,) = server.connectMany("bob")
+        alice.send("JOIN #lobby")
+        alice.received()
+        bob.received()
+        alice.send(command + b" " + target.encode() + separator + text)
+        heard.append((alice.received(), bob.received()))
+    assert heard[0] == heard[1]

@@ -183,3 +183,44 @@ def test_aLongQuitReasonIsCut() -> None:
     data = encode(events.Quit("n", "é" * 600))
     assert data.startswith(b":n!n@chat QUIT :\xc3\xa9") and data.endswith(b"\xc3\xa9\r\n")
     assert len(data) in (511, 512) and data.count(b"\r\n") == 1
+
+
+@settings(deadline=None)
+@given(
+    st.text(_TEXT, min_size=0, max_size=600),
+    st.booleans(),
+    st.from_regex(r"\A[a-z][a-z0-9]{0,31}\Z"),
+    st.from_regex(r"\A#[a-z]{1,49}\Z"),
+    st.booleans(),
+    st.floats(min_value=0, max_value=4e9),
+)
+def test_saidShortcutMatchesSerialize(
+    said: str, action: bool, nick: str, room: str, serverTime: bool, when: float
+) -> None:
+    """
+    A line said in a room takes the encoder's shortcut (a prefix kept per speaker and room);
+    what it renders is byte for byte what the general path, L{fitted} then L{serialize},
+    renders.
+    """
+    from chat.irc.render import fitted, timeTag, toMessage
+
+    event = events.Said(room, nick, said, when, action)
+    message = toMessage(event)
+    if serverTime:
+        message = Message(message.command, message.params, message.source, {"time": timeTag(when)})
+    expected = b"".join(serialize(piece) for piece in fitted(message))
+    encode = encoder(MemoryReactorClock(), serverTime, "chat")
+    assert encode(event) == expected
+    assert encode(event) == expected  # the kept prefix renders the same
+
+
+def test_timeTagKeepsEachSecond() -> None:
+    """
+    L{timeTag} keeps the second it formatted last; another second is formatted afresh.
+    """
+    from chat.irc.render import timeTag
+
+    assert timeTag(0.5) == "1970-01-01T00:00:00.500Z"
+    assert timeTag(0.9996) == "1970-01-01T00:00:01.000Z"
+    assert timeTag(86400.25) == "1970-01-02T00:00:00.250Z"
+    assert timeTag(0.001) == "1970-01-01T00:00:00.001Z"

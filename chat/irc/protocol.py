@@ -11,7 +11,7 @@ C{getfqdn}.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
@@ -25,6 +25,7 @@ from chat.errors import (
     ChatError,
     InvalidNick,
     InvalidRoomName,
+    InvalidText,
     NickTaken,
     NoSuchNick,
     NoSuchRoom,
@@ -38,10 +39,19 @@ from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, s
 from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, toMessage, userMask
 from chat.names import NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
 from chat.reader import LineReader
+from chat.text import checkText
 
 VERSION = "chat-0.1"
 
-CAPABILITIES = ("batch", "echo-message", "message-tags", "multi-prefix", "server-time")
+CAPABILITIES = (
+    "away-notify",
+    "batch",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "server-time",
+    "standard-replies",
+)
 """
 The IRCv3 capabilities offered, in the order C{CAP LS} lists them.
 """
@@ -70,6 +80,19 @@ def _command(name: str, minParams: int = 0) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+def _commandOf(body: bytes) -> str:
+    """
+    The command of a line that could not be parsed, for a C{FAIL} about it: its first word
+    (after the source, if any) if that is a plain word, else C{*}.
+    """
+    words = body.split()
+    if words and words[0].startswith(b":"):
+        words = words[1:]
+    if words and words[0].isalnum() and words[0].isascii():
+        return words[0].decode("ascii").upper()
+    return "*"
 
 
 def parseAction(text: str) -> tuple[str, bool]:
@@ -179,6 +202,8 @@ class IRCProtocol(Connection, Protocol):
         self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
 
     def lineReceived(self, line: bytes) -> defer.Deferred[object] | None:
+        if line.startswith(b"PRIVMSG #") and self._registered and self._sayQuickly(line):
+            return None
         tags, body = splitTags(line)
         if len(tags) > MAX_TAGS or len(body) > MAX_BODY:
             self.lineTooLong()
@@ -188,10 +213,14 @@ class IRCProtocol(Connection, Protocol):
         try:
             message = parse(line)
         except UnicodeDecodeError:
-            self.serverNotice("That line was not valid UTF-8 and was discarded")
+            self.fail(_commandOf(body), "INVALID_UTF8", "That line was not valid UTF-8 and was discarded")
             return None
         except MessageError as e:
-            self.serverNotice(f"That line was not an IRC message and was discarded: {e}")
+            why = f"That line was not an IRC message and was discarded: {e}"
+            if b"\r" in line or b"\0" in line:  # text no front end can carry
+                self.fail(_commandOf(body), "INVALID_TEXT", why)
+            else:
+                self.serverNotice(why)
             return None
         if not self._registered and message.command not in _BEFORE_REGISTRATION:
             if message.command in COMMANDS:
@@ -212,6 +241,34 @@ class IRCProtocol(Connection, Protocol):
         if waiting is not None:
             waiting.addErrback(self._commandFailed)
         return waiting
+
+    def _sayQuickly(self, line: bytes) -> bool:
+        """
+        Handle C{line} if it is the commonest line of all, C{PRIVMSG #room :text} to one room,
+        without tags or source, and say whether it was.  It is most of what a busy server
+        reads, and this costs a fifth of L{parse} and the dispatch to L{_send}; anything out
+        of the ordinary (several targets, an invalid character, a line too long) is left to
+        the general path, which handles it the same way or says what is wrong.
+        """
+        target, colon, text = line[8:].partition(b" :")
+        if (
+            not colon
+            or not text
+            or len(line) > MAX_BODY
+            or b" " in target
+            or b"," in target
+            or b"\r" in line
+            or b"\0" in line
+        ):
+            return False
+        try:
+            self._sayIn(target.decode("utf-8"), text.decode("utf-8"), notice=False)
+        except UnicodeDecodeError:
+            return False
+        except Exception:
+            self.log.failure("Handling PRIVMSG from {peer} ({nick})", peer=self.peer, nick=self.nick)
+            self.serverNotice("Internal error: that line was dropped")
+        return True
 
     def _commandFailed(self, failure: Failure) -> None:
         self.log.failure("Finishing a command from {peer} ({nick})", failure, peer=self.peer, nick=self.nick)
@@ -243,6 +300,17 @@ class IRCProtocol(Connection, Protocol):
 
     def serverNotice(self, text: str) -> None:
         self.send(Message("NOTICE", (self.target, text)))
+
+    def fail(self, command: str, code: str, text: str, *context: str) -> None:
+        """
+        Say that C{command} failed, as a C{FAIL} standard reply with C{code} to a client that
+        negotiated C{standard-replies}, which can show it beside the command; to any other,
+        as a server notice, which every client shows.
+        """
+        if "standard-replies" in self.caps:
+            self.send(Message("FAIL", (command, code, *context, text)))
+        else:
+            self.serverNotice(text)
 
     def deliver(self, event: events.Event) -> None:
         """
@@ -430,9 +498,10 @@ class IRCProtocol(Connection, Protocol):
 
     # Refusals
 
-    def refuse(self, error: ChatError, subject: str = "") -> None:
+    def refuse(self, error: ChatError, subject: str = "", command: str = "*") -> None:
         """
-        Tell the client why the hub refused a command, as the numeric that fits.
+        Tell the client why the hub refused C{command}, as the numeric that fits, or as
+        a standard reply (L{fail}) where none does.
         """
         if isinstance(error, NickTaken):
             self.numeric(N.ERR_NICKNAMEINUSE, error.nick, "Nickname is already in use")
@@ -446,6 +515,8 @@ class IRCProtocol(Connection, Protocol):
             self.numeric(N.ERR_NOSUCHCHANNEL, subject or "*", str(error))
         elif isinstance(error, NotInRoom):
             self.numeric(N.ERR_NOTONCHANNEL, error.room, "You're not on that channel")
+        elif isinstance(error, InvalidText):
+            self.fail(command, "INVALID_TEXT", str(error), *((subject,) if subject else ()))
         else:
             self.serverNotice(str(error))
 
@@ -476,6 +547,8 @@ class IRCProtocol(Connection, Protocol):
                 continue
             finally:
                 self._joining = None
+            if self.away and not 0 < hub.bigRoom <= len(room.members):
+                self._tellAway(room.members)
             topics = [event for event in held if isinstance(event, events.Topic)]
             for topic in topics:
                 self.numeric(N.RPL_TOPIC, topic.room, topic.topic)
@@ -542,11 +615,14 @@ class IRCProtocol(Connection, Protocol):
         if room is not None:
             nicks = sorted((member.nick for member in room.members), key=foldNick)
             line: list[str] = []
+            length = 0
             for nick in nicks:
                 line.append(nick)
-                if sum(len(n) + 1 for n in line) > 400:
+                length += len(nick) + 1
+                if length > 400:
                     self.numeric(N.RPL_NAMREPLY, "=", room.name, " ".join(line))
                     line = []
+                    length = 0
             if line:
                 self.numeric(N.RPL_NAMREPLY, "=", room.name, " ".join(line))
             name = room.name
@@ -666,11 +742,52 @@ class IRCProtocol(Connection, Protocol):
 
     @_command("AWAY")
     def _away(self, message: Message) -> None:
-        self.away = message.params[0] if message.params else ""
-        if self.away:
+        away = message.params[0] if message.params else ""
+        if away:
+            try:
+                checkText(away)
+            except InvalidText as e:
+                self.refuse(e, command="AWAY")
+                return
+        changed = away != self.away
+        self.away = away
+        if away:
             self.numeric(N.RPL_NOWAWAY, "You have been marked as being away")
         else:
             self.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
+        if changed:
+            hub = self.factory.hub
+            peers: dict[object, None] = {}
+            for room in hub.roomsOf(self):
+                peers.update(room.members)
+            self._tellAway(peers)
+
+    def _tellAway(self, members: Iterable[object]) -> None:
+        """
+        Tell those of C{members} that are IRC clients with C{away-notify} (this one aside)
+        that this client is now away, or back: C{AWAY :text}, or C{AWAY} alone.  The hub
+        knows nothing of away: it is this front end's, so line users and the users of other
+        servers of a cluster do not hear of it.
+        """
+        message = Message("AWAY", (self.away,) if self.away else (), userMask(self.nick))
+        forms: dict[bool, Wire] = {}
+        for member in members:
+            if (
+                member is self
+                or not isinstance(member, IRCProtocol)
+                or "away-notify" not in member.caps
+                or member.closing
+            ):
+                continue
+            timed = "server-time" in member.caps
+            wire = forms.get(timed)
+            if wire is None:
+                tagged = message
+                if timed:
+                    tags = {"time": timeTag(self.gate.clock.seconds())}
+                    tagged = Message(message.command, message.params, message.source, tags)
+                wire = forms[timed] = Wire(serialize(fitted(tagged)[0]))
+            member.deliver(wire)  # type: ignore[arg-type]
 
     # Messages
 
@@ -705,22 +822,34 @@ class IRCProtocol(Connection, Protocol):
             return
         text = message.params[1]
         for target in message.params[0].split(","):
+            if target.startswith("#"):
+                self._sayIn(target, text, notice)
+                continue
             try:
-                if target.startswith("#"):
-                    body, action = parseAction(text)
-                    hub.say(self, target, body, action=action)
-                else:
-                    recipient = hub.find(target)
-                    hub.message(self, target, text)
-                    away = getattr(recipient, "away", "")
-                    if away and not notice:
-                        self.numeric(N.RPL_AWAY, recipient.nick, away)
-            except NotInRoom as e:
-                if not notice:
-                    self.numeric(N.ERR_CANNOTSENDTOCHAN, e.room, "Cannot send to channel")
+                recipient = hub.find(target)
+                hub.message(self, target, text)
             except ChatError as e:
                 if not notice:
-                    self.refuse(e, target)
+                    self.refuse(e, target, "PRIVMSG")
+                continue
+            away = getattr(recipient, "away", "")
+            if away and not notice:
+                self.numeric(N.RPL_AWAY, recipient.nick, away)
+
+    def _sayIn(self, room: str, text: str, notice: bool) -> None:
+        """
+        Say C{text} in C{room}, an action if it is a CTCP ACTION; tell the client why not
+        unless it was a NOTICE.
+        """
+        body, action = parseAction(text)
+        try:
+            self.factory.hub.say(self, room, body, action=action)
+        except NotInRoom as e:
+            if not notice:
+                self.numeric(N.ERR_CANNOTSENDTOCHAN, e.room, "Cannot send to channel")
+        except ChatError as e:
+            if not notice:
+                self.refuse(e, room, "PRIVMSG")
 
 
 class IRCFactory(ServerFactory):
@@ -764,4 +893,5 @@ class IRCFactory(ServerFactory):
             "CHANLIMIT=#:",
             "PREFIX=(o)@",
             f"NETWORK={name.replace(' ', '-')}",
+            "UTF8ONLY",
         )

@@ -11,6 +11,7 @@ fanout as L{Wire}, so that they keep their place among the room's lines.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,15 +45,24 @@ def userMask(nick: str) -> str:
     return f"{nick}!{nick}@{HOST}"
 
 
+_lastSecond: tuple[int, str] = (-1, "")
+
+
 def timeTag(seconds: float) -> str:
     """
     C{seconds} since the epoch as a C{server-time} tag value: C{2026-11-25T19:58:38.123Z}.
+    The formatted second is kept, as every line said within it needs it again.
     """
+    global _lastSecond
     whole = int(seconds)
     millis = int(round((seconds - whole) * 1000))
     if millis == 1000:
         whole, millis = whole + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    second, formatted = _lastSecond
+    if second != whole:
+        formatted = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _lastSecond = (whole, formatted)
+    return f"{formatted}.{millis:03d}Z"
 
 
 def ctcpAction(text: str) -> str:
@@ -188,6 +198,15 @@ def fromServer(event: events.Event, server: str) -> Message | None:
     return None
 
 
+_UNSAFE_BYTES = re.compile(b"[\r\n\x00]")
+
+HEADS_KEPT = 4096
+"""
+How many C{PRIVMSG} prefixes (C{:nick!nick@chat PRIVMSG #room :}) an encoder keeps; past
+that it forgets them all and starts again, which costs a few thousand serializations once.
+"""
+
+
 def encoder(
     clock: IReactorTime, serverTime: bool, server: str
 ) -> Callable[[events.Event], bytes]:
@@ -195,11 +214,41 @@ def encoder(
     The encoder of a fanout: for clients with the C{server-time} capability if
     C{serverTime}, each line then tagged with when it happened; C{server} is the source of
     what the server says.
+
+    A line said in a room is by far the commonest event, and is rendered once per fanout for
+    every client of the room: it takes a shortcut, the line's prefix serialized once per
+    speaker and room and kept, then the text appended.  What the shortcut cannot render as
+    L{serialize} would (a line that needs cutting) takes the general path.
     """
+    heads: dict[tuple[str, str], bytes] = {}
+
+    def saidLine(event: events.Said) -> bytes | None:
+        key = (event.nick, event.room)
+        head = heads.get(key)
+        if head is None:
+            if len(heads) >= HEADS_KEPT:
+                heads.clear()
+            head = heads[key] = serialize(
+                Message("PRIVMSG", (event.room, ""), userMask(event.nick))
+            )[:-2]
+        text = event.text
+        body = (ctcpAction(text) if event.action else text).encode("utf-8", "replace")
+        # The hub refuses CR, LF and NUL in text; a line that has one anyway is the
+        # serializer's to clean.
+        if len(head) + len(body) + 2 > MAX_BODY or _UNSAFE_BYTES.search(body) is not None:
+            return None
+        if serverTime:
+            return b"".join((b"@time=", timeTag(event.time).encode("ascii"), b" ", head, body, b"\r\n"))
+        return b"".join((head, body, b"\r\n"))
 
     def encode(event: events.Event) -> bytes:
-        if type(event) is Wire:
-            return event.data
+        kind = type(event)
+        if kind is events.Said:
+            line = saidLine(event)  # type: ignore[arg-type]
+            if line is not None:
+                return line
+        elif kind is Wire:
+            return event.data  # type: ignore[attr-defined, no-any-return]
         message = fromServer(event, server) or toMessage(event)
         if serverTime:
             when = eventTime(event)

@@ -92,11 +92,27 @@ def idle(binary: str, server: Server) -> dict[str, float]:
     return {"KB per connection": perConnection / 1000, "all in the room, s": result["ready_s"]}
 
 
+def storm(binary: str, server: Server) -> dict[str, float]:
+    """
+    10000 clients connecting at once, as the peers' figures in C{../shared/bench} were taken
+    (C{--connect-inflight 20000}): the time until every one is in (line: welcomed and in the
+    room, its join announced; IRC: registered), and the server's CPU for it.
+    """
+    before = server.cpuSeconds()
+    result = finish(
+        loadgen(binary, server.port, "--clients", IDLE_CLIENTS, "--idle-s", 0, "--connect-inflight", 20000)
+    )
+    if result["ready"] != IDLE_CLIENTS:
+        raise RuntimeError(f"only {result['ready']} of {IDLE_CLIENTS} clients got in")
+    return {"all in, s": result["ready_s"], "server CPU s": server.cpuSeconds() - before}
+
+
 SCENARIOS = {
     "fan-out, 100 clients, window 16": throughput(100, 2000),
     "big room, 1000 clients, window 16": throughput(1000, 500),
     "1000 lines/s to 100 clients": latency,
     f"{IDLE_CLIENTS} idle connections": idle,
+    f"connect storm, {IDLE_CLIENTS} at once": storm,
 }
 
 IRC_SCENARIOS = {name: scenario for name, scenario in SCENARIOS.items() if scenario is not idle}
@@ -110,15 +126,19 @@ def inspircd(port: int) -> Server:
     return Server("InspIRCd", ["sh", str(PEERS / "inspircd_run.sh"), str(port)], port)
 
 
-def servers(proto: str) -> dict[str, tuple[Callable[[int], Server], tuple[object, ...]]]:
+def servers(
+    proto: str, peer: bool
+) -> dict[str, tuple[Callable[[int], Server], tuple[object, ...]]]:
     """
-    The servers to measure, each with how to start it on a port and its load generator flags.
+    The servers to measure, each with how to start it on a port and its load generator flags:
+    the daemon speaking C{proto}, and InspIRCd beside it (speaking IRC) for IRC or if C{peer}.
     """
-    if proto == "line":
-        return {"chat daemon": (chatServer, ())}
     irc: tuple[object, ...] = ("--proto", "irc", "--echo", 0)
-    measured = {"chat daemon (IRC)": (lambda port: chatServer(port, irc=True), irc)}
-    if shutil.which("inspircd") or Path("/usr/sbin/inspircd").exists():
+    if proto == "line":
+        measured = {"chat daemon": (chatServer, ())}
+    else:
+        measured = {"chat daemon (IRC)": (lambda port: chatServer(port, irc=True), irc)}
+    if (proto == "irc" or peer) and (shutil.which("inspircd") or Path("/usr/sbin/inspircd").exists()):
         if (PEERS / "inspircd_run.sh").exists():
             # Its listener's backlog is small: connect the clients all at once, as it wants.
             measured["InspIRCd"] = (inspircd, (*irc, "--connect-inflight", 20000))
@@ -131,9 +151,15 @@ def main() -> None:
     parser.add_argument("loadgen", help="the load generator built from ../shared/bench/loadgen.c")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--proto", choices=("line", "irc"), default="line")
+    parser.add_argument(
+        "--inspircd", action="store_true", help="with --proto line: measure InspIRCd beside it"
+    )
+    parser.add_argument("--only", help="run only the scenarios whose name contains this")
     options = parser.parse_args()
     scenarios = SCENARIOS if options.proto == "line" else IRC_SCENARIOS
-    measured = servers(options.proto)
+    if options.only:
+        scenarios = {name: run for name, run in scenarios.items() if options.only in name}
+    measured = servers(options.proto, options.inspircd)
     runs: dict[tuple[str, str], list[dict[str, float]]] = {
         (name, server): [] for name in scenarios for server in measured
     }

@@ -30,7 +30,15 @@ class LineHandler(Protocol):
     @property
     def closing(self) -> bool: ...
 
-    def touch(self) -> None: ...
+    def touch(self, lines: int = 0) -> None:
+        """
+        The client sent something (C{lines} lines): it is not idle.
+        """
+
+    def floodHeld(self, seconds: float) -> None:
+        """
+        Flood control holds the input back for C{seconds}.
+        """
 
     def lineReceived(self, line: bytes) -> defer.Deferred[object] | None:
         """
@@ -136,7 +144,7 @@ class LineReader:
         lines = self._pending.split(b"\n")
         partial = lines.pop()
         if lines:
-            handler.touch()
+            handler.touch(len(lines))
             now = self._clock.seconds()
         for index, line in enumerate(lines):
             if self._stopped or handler.closing:
@@ -184,6 +192,7 @@ class LineReader:
         """
         self._pauseReading()
         self._floodWait = self._clock.callLater(seconds, self._releaseInput)
+        self._handler.floodHeld(seconds)
 
     def _releaseInput(self) -> None:
         self._floodWait = None

@@ -65,7 +65,10 @@ def test_anyChunkingGivesTheSameMessages(sent: list[Message], data: st.DataObjec
         transport = StringTransport()
         closing = False
 
-        def touch(self) -> None:
+        def touch(self, lines: int = 0) -> None:
+            pass
+
+        def floodHeld(self, seconds: float) -> None:
             pass
 
         def lineReceived(self, line: bytes) -> None:

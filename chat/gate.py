@@ -98,6 +98,17 @@ class Gate:
             for d in waiting:
                 d.callback(None)
 
+    def setLimits(self, limits: Limits) -> None:
+        """
+        Apply new C{limits} (on a reload): at once for admission, the idle sweep and the
+        send queues; the connections made from then on get the new input limits too.
+        """
+        self.limits = limits
+        if self._idleCheck.running:
+            self._idleCheck.stop()
+        if limits.idleTimeout and self.connections:
+            self._idleCheck.start(limits.idleCheckInterval, now=False)
+
     def _closeIdle(self) -> None:
         """
         Close the connections that did nothing for the idle timeout, once each.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.logger import globalLogPublisher
 
 from chat.limits import Limits
 from chat.line.protocol import JOIN_DELAY
@@ -356,21 +356,6 @@ def test_aSplitCrlfDoesNotCountTowardsTheLimit() -> None:
 
 
 # Every close ends within a bound
-
-
-@pytest.fixture
-def logged():
-    """
-    The log messages from now on, formatted.
-    """
-    lines: list[str] = []
-
-    def observe(event: dict) -> None:
-        lines.append(formatEvent(event))
-
-    globalLogPublisher.addObserver(observe)
-    yield lines
-    globalLogPublisher.removeObserver(observe)
 
 
 @pytest.mark.parametrize(

@@ -7,26 +7,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from twisted.internet.error import ConnectionLost
-from twisted.logger import Logger, formatEvent, globalLogPublisher
+from twisted.logger import Logger
 
 from chat.connection import NOTE_INTERVAL
 from chat.limits import Limits
 from chat.logs import LogTarget, logTarget
 from helpers import FakeServer
-
-
-@pytest.fixture
-def logged():
-    lines: list[str] = []
-
-    def observe(event: dict) -> None:
-        lines.append(formatEvent(event))
-
-    globalLogPublisher.addObserver(observe)
-    yield lines
-    globalLogPublisher.removeObserver(observe)
 
 
 def test_refusedLinesAreLoggedAtMostOnceAnInterval(logged) -> None:

@@ -10,11 +10,9 @@ import json
 from twisted.internet.task import Clock
 from twisted.web.test.requesthelper import DummyRequest
 
-from chat.hub import Hub
 from chat.limits import Limits
-from chat.line.protocol import JOIN_DELAY
 from chat.metrics import HealthPage, LagMeter, MetricsService, frontEndOf
-from helpers import NO_FLOOD, FakeServer, MixedServer
+from helpers import NO_FLOOD, MixedServer
 from test_cluster_memory import MemoryCluster
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import socket
 
-from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.internet.testing import MemoryReactorClock
 
 from chat.systemd import Notifier, notify, watchdogInterval
-from chat.tap import Options, makeService
-from helpers import FakeClient
+from chat.tap import Options
+from helpers import startService
 
 
 def start(tmp_path, text: str):
@@ -21,36 +20,19 @@ def start(tmp_path, text: str):
     config.write_text(text)
     options = Options()
     options.parseOptions(["--config", str(config), "--port", "tcp:1234"])
-    reactor = MemoryReactorClock()
-    service = makeService(options, reactor)
-    service.privilegedStartService()
-    service.startService()
-    factory = reactor.tcpServers[0][1]
-    transport = StringTransport()
-    protocol = factory.buildProtocol(None)
-    protocol.makeConnection(transport)
-    return config, reactor, service, FakeClient(protocol, transport)
+    return (config, *startService(options))
 
 
-def test_limitsChangeAtOnceAndNobodyIsDropped(tmp_path) -> None:
+def test_limitsChangeAtOnceAndNobodyIsDropped(tmp_path, logged) -> None:
     config, reactor, service, client = start(tmp_path, "idle-timeout = 60\nmax-clients = 5\n")
     config.write_text("idle-timeout = 0\nmax-clients = 1\nhistory = 5\n")
-    lines: list[str] = []
-
-    def observe(event: dict) -> None:
-        lines.append(formatEvent(event))
-
-    globalLogPublisher.addObserver(observe)
-    try:
-        service.reload()
-    finally:
-        globalLogPublisher.removeObserver(observe)
+    service.reload()
     assert service.gate.limits.maxClients == 1
     assert service.gate.limits.idleTimeout == 0
     reactor.advance(120)  # the old idle timeout, twice: the sweep is off now
     assert not client.transport.disconnecting
-    assert "Reloaded: idle-timeout 60.0 -> 0.0, max-clients 5 -> 1" in lines
-    assert "Changed, but only a restart applies it: history" in lines
+    assert "Reloaded: idle-timeout 60.0 -> 0.0, max-clients 5 -> 1" in logged
+    assert "Changed, but only a restart applies it: history" in logged
 
 
 def test_aBrokenFileChangesNothing(tmp_path) -> None:

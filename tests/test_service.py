@@ -13,7 +13,6 @@ import signal
 import socket
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 

@@ -14,6 +14,7 @@ from chat.limits import Limits
 from chat.metrics import HealthPage, LagMeter, MetricsService, frontEndOf
 from helpers import NO_FLOOD, MixedServer
 from test_cluster_memory import MemoryCluster
+from test_fanout import withSockets
 
 
 class Metered:
@@ -187,3 +188,24 @@ def test_twoDaemonsInOneProcessCountApart() -> None:
     first.server.connect("alice").send("hi")
     assert first.value("chat_lines_in_total") == 2
     assert second.value("chat_lines_in_total") == 0
+
+
+def test_bytesOutCountsWhatGoesStraightToTheSocket(monkeypatch) -> None:
+    """
+    Most turns the fan-out hands a room's lines straight to each socket; those bytes count
+    too, once each, however much of them the socket took at once.
+    """
+    m = Metered()
+    alice, bob = m.server.connectMany("alice", "bob")
+    sockets = withSockets(monkeypatch, [alice, bob])
+    alice.send("zero")  # the first write finds each socket idle; the next go straight to it
+    m.server.clock.advance(0)
+    sockets["alice"].sent.clear(), sockets["bob"].sent.clear()
+    sockets["bob"].room = 5
+    before = m.value("chat_bytes_out_total")
+    alice.send("hello")
+    m.server.clock.advance(0)
+    assert sockets["bob"].sent == [b"<alic"]  # the rest went through the transport
+    written = b"".join(sockets["alice"].sent + sockets["bob"].sent) + bob.transport.value()
+    assert written == b"<alice> hello\r\n" * 2
+    assert m.value("chat_bytes_out_total") == before + len(written)

@@ -14,6 +14,7 @@ from chat.connection import NOTE_INTERVAL
 from chat.limits import Limits
 from chat.logs import LogTarget, logTarget
 from helpers import FakeServer
+from test_cluster_memory import MemoryCluster
 
 
 def test_refusedLinesAreLoggedAtMostOnceAnInterval(logged) -> None:
@@ -90,3 +91,18 @@ def test_whereTheLogGoes() -> None:
     assert logTarget("json", {"logfile": "/var/log/chat.log"}).path == "/var/log/chat.log"
     assert logTarget("text", {"logfile": None, "nodaemon": False}).path == "twistd.log"
     assert logTarget("json", {"syslog": True}) is None
+
+
+def test_aNormalStopWarnsNobody(logged) -> None:
+    """
+    A node that stops drops its link to Redis on purpose: no warning in the log, and no
+    "link is down" notice to its clients, who are being told the server shuts down.
+    """
+    cluster = MemoryCluster("a")
+    node = cluster.nodes["a"]
+    alice = node.person("alice")
+    node.link.stopService()
+    cluster.clock.advance(0)
+    assert not node.link.linked
+    assert alice.take() == []
+    assert [line for line in logged if "down" in line] == []

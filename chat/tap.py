@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import resource
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -153,8 +154,6 @@ class Options(usage.Options):
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         if options is None:
-            import sys
-
             options = sys.argv[1:]
         self.argv = list(options)
         self._given = set()

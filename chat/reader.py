@@ -51,6 +51,11 @@ class LineHandler(Protocol):
         A line longer than the limit was discarded.
         """
 
+    def refusedLine(self, reason: str, why: str) -> None:
+        """
+        A line was refused, for C{reason}: to count, and log, as the handler sees fit.
+        """
+
     def drop(self, reason: str) -> None:
         """
         Tell the client why, and close the connection.
@@ -159,7 +164,7 @@ class LineReader:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if len(line) > self.maxLine:
-                handler.lineTooLong()
+                self._tooLong()
                 continue
             try:
                 waiting = handler.lineReceived(line)
@@ -174,8 +179,12 @@ class LineReader:
         # A CR that waits for its LF in the next chunk is part of the line end, not the line.
         if len(partial) - partial.endswith(b"\r") > self.maxLine:
             self._pending = b""
-            handler.lineTooLong()
+            self._tooLong()
             self._discard(len(partial))
+
+    def _tooLong(self) -> None:
+        self._handler.refusedLine("too-long", f"refused a line over {self.maxLine} bytes")
+        self._handler.lineTooLong()
 
     def _discard(self, count: int) -> None:
         """

@@ -71,6 +71,9 @@ def test_anyChunkingGivesTheSameMessages(sent: list[Message], data: st.DataObjec
         def floodHeld(self, seconds: float) -> None:
             pass
 
+        def refusedLine(self, reason: str, why: str) -> None:
+            raise AssertionError(why)
+
         def lineReceived(self, line: bytes) -> None:
             received.append(parse(line))
 

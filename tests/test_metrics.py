@@ -209,3 +209,11 @@ def test_bytesOutCountsWhatGoesStraightToTheSocket(monkeypatch) -> None:
     written = b"".join(sockets["alice"].sent + sockets["bob"].sent) + bob.transport.value()
     assert written == b"<alice> hello\r\n" * 2
     assert m.value("chat_bytes_out_total") == before + len(written)
+
+
+def test_ircLinesTooLongAreCountedToo() -> None:
+    m = Metered()
+    irc = m.server.connectIRC("dave")
+    irc.send("PRIVMSG #lobby :" + "x" * 10000)
+    assert m.value("chat_refused_lines_total", reason="too-long") == 1
+    assert m.value("chat_lines_in_total") > 0

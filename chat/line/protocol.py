@@ -192,7 +192,6 @@ class LineProtocol(Connection, LineReceiver):
             self.deliver(events.Notice("Ctrl-C does not leave the chat; type /quit to leave"))
 
     def lineTooLong(self) -> None:
-        self.refusedLine("too-long", f"refused a line over {self.factory.maxLine} bytes")
         self.deliver(
             events.Error(f"Line too long (over {self.factory.maxLine} bytes); it was discarded")
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -27,6 +28,15 @@ from twisted.web.server import Request, Site
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.relay import isRemote
+
+
+class LinkState(Protocol):
+    """
+    What the metrics read of a cluster link (L{chat.cluster.ClusterLink} is one).
+    """
+
+    linked: bool
+    roundTrip: float | None
 
 
 def frontEndOf(connection: object) -> str:
@@ -85,7 +95,7 @@ class ChatCollector:
         gate: Gate,
         hub: Hub,
         frontEnds: Iterable[str] = (),
-        cluster: object | None = None,
+        cluster: LinkState | None = None,
         lag: LagMeter | None = None,
     ) -> None:
         self.gate = gate
@@ -191,7 +201,7 @@ class HealthPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, serving: Callable[[], bool], cluster: object | None = None) -> None:
+    def __init__(self, serving: Callable[[], bool], cluster: LinkState | None = None) -> None:
         super().__init__()
         self.serving = serving
         self.cluster = cluster
@@ -230,7 +240,7 @@ class MetricsService(service.Service):
         hub: Hub,
         serving: Callable[[], bool],
         frontEnds: Iterable[str] = (),
-        cluster: object | None = None,
+        cluster: LinkState | None = None,
     ) -> None:
         self.lag = LagMeter(clock)
         self.registry = CollectorRegistry(auto_describe=False)

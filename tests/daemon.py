@@ -89,6 +89,18 @@ class Daemon:
             self.process.wait(TIMEOUT)
 
 
+def waitUntil(condition, what: str) -> None:
+    """
+    Wait, a bounded time, until C{condition()} holds: for what no log line or received line
+    announces (a key in Redis, a file on disk).
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.05)
+
+
 def startDaemon(
     tmp_path: Path, *options: str, ports: int = 1, env: dict[str, str] | None = None
 ) -> Daemon:

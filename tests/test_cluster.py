@@ -14,7 +14,7 @@ import pytest
 from chat import events
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
 from chat.cluster.messages import NodeGone, NodeSynced, decodeRooms, encodeRooms
-from daemon import TIMEOUT, LineSocket, joinAs
+from daemon import LineSocket, joinAs, waitUntil
 from redisserver import REDIS_SERVER, RedisServer
 
 needsRedis = pytest.mark.skipif(
@@ -116,14 +116,6 @@ def connect(node, nick: str) -> LineSocket:
     if redis is not None:
         waitUntil(lambda: redis.command("KEYS", "chat:0:nick:guest*") == b"*0\r\n", "guests freed")
     return client
-
-
-def waitUntil(condition, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        time.sleep(0.05)
 
 
 def meet(first, firstNick: str, second, secondNick: str) -> tuple[LineSocket, LineSocket]:

@@ -11,13 +11,12 @@ import os
 import shutil
 import signal
 import socket
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from daemon import TIMEOUT, TWISTD, Daemon, LineSocket, joinAs, startDaemon
+from daemon import TIMEOUT, TWISTD, Daemon, LineSocket, joinAs, startDaemon, waitUntil
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -169,14 +168,6 @@ def test_jsonLog(daemons) -> None:
     assert record["log_level"]["name"] == "info"
 
 
-def waitFor(condition, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {TIMEOUT} s: {what}")
-        time.sleep(0.05)
-
-
 def test_logFileRotationAndReopening(tmp_path) -> None:
     """
     With C{--logfile}: SIGUSR1 rotates the file as twistd does; SIGHUP reopens it by name
@@ -188,13 +179,13 @@ def test_logFileRotationAndReopening(tmp_path) -> None:
         tmp_path,
     )
     try:
-        waitFor(lambda: log.exists() and "line listening on" in log.read_text(), "listening")
+        waitUntil(lambda: log.exists() and "line listening on" in log.read_text(), "listening")
         daemon.process.send_signal(signal.SIGUSR1)
-        waitFor(lambda: (tmp_path / "chat.log.1").exists(), "chat.log.1")
+        waitUntil(lambda: (tmp_path / "chat.log.1").exists(), "chat.log.1")
         assert "line listening on" in (tmp_path / "chat.log.1").read_text()
         log.rename(tmp_path / "moved.log")
         daemon.process.send_signal(signal.SIGHUP)
-        waitFor(lambda: log.exists() and "Reloaded" in log.read_text(), "a new chat.log")
+        waitUntil(lambda: log.exists() and "Reloaded" in log.read_text(), "a new chat.log")
         assert "Reopened the log file" in (tmp_path / "moved.log").read_text() + log.read_text()
         assert daemon.terminate() == 0
     finally:

@@ -283,7 +283,8 @@ def test_theTutorialsClientNextToALineClient(daemons) -> None:
         assert nc.readLine() == "<nc> hello from nc"
 
         listener.exit()
-        sender.waitFor("*** listener has quit (Connection closed)")
+        # With print's own line end, written apart: exiting before it would cut it off.
+        sender.waitFor("*** listener has quit (Connection closed)\n")
         sender.exit()
         assert nc.readUntil("sender has quit")[-2:] == [
             "*** listener has quit (Connection closed)",

@@ -32,6 +32,11 @@ The front ends, each a package that turns bytes into hub calls and events into b
 And around them:
 
 - L{chat.tap}: command-line options and the service that C{twistd chat} and C{chat.tac} run:
-  one hub, one gate, a listener per front end endpoint (C{--port}, C{--irc}, C{--web}).
+  one hub, one gate, a listener per front end endpoint (C{--port}, C{--irc}, C{--web}); its signals
+  (C{SIGHUP} reloads).
+- L{chat.stats} and L{chat.metrics}: what the daemon counts, as plain integers on the hot
+  paths; C{--metrics}: Prometheus's C{/metrics}, computed when scraped, and C{/health}.
+- L{chat.config}, L{chat.logs} and L{chat.systemd}: C{--config} (TOML); where the log goes,
+  in what format (C{--log-format}); telling systemd the daemon is ready, alive, stopping.
 - L{chat.client}: the terminal client, C{python -m chat.client}.
 """

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from twisted.internet import defer, tcp
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionLost, TimeoutError
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -43,6 +43,26 @@ def describePeer(address: IAddress) -> str:
     if host is None:
         return "unix"
     return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+
+
+def plainReason(reason: Failure) -> str:
+    """
+    Why a connection went, in the words a user would use: Twisted's messages
+    (C{Connection to the other side was lost in a non-clean fashion: Connection lost.}) are
+    written for programmers, and every member of the room reads this one.
+    """
+    if reason.check(ConnectionDone):
+        return "Connection closed"
+    if reason.check(ConnectionLost):
+        return "Connection reset"
+    if reason.check(TimeoutError):
+        return "Connection timed out"
+    return reason.getErrorMessage()
+
+
+# At most one log line in this many seconds per connection for refused lines and flood holds:
+# a client that floods must not flood the log too.
+NOTE_INTERVAL = 10.0
 
 
 def idleSocket(transport: ITransport) -> Outlet | None:
@@ -120,6 +140,8 @@ class Connection:
     _closeTimer: IDelayedCall | None = None
     _aborted = False
     _ended = False
+    _notedAt = float("-inf")
+    _unnoted = 0
 
     def __init__(self) -> None:
         self.pendingOutput: Batch | list[bytes | Batch] | None = None
@@ -134,6 +156,8 @@ class Connection:
         """
         self.gate = gate
         self.fanout = fanout
+        # A front end's fanout counts into the gate's stats, whichever front end built it.
+        fanout.stats = gate.stats
         address = self.transport.getPeer()
         self.peer = describePeer(address)
         self.host = getattr(address, "host", None)
@@ -162,25 +186,51 @@ class Connection:
         if self._closeTimer is not None and self._closeTimer.active():
             self._closeTimer.cancel()
         self.gate.release(self)
-        return self.closeReason or (
-            "Connection closed" if reason.check(ConnectionDone) else reason.getErrorMessage()
-        )
+        return self.closeReason or plainReason(reason)
 
     def leave(self, hub: Hub, reason: Failure, admitted: bool) -> None:
         """
         The connection is gone: forget it and, if the gate had C{admitted} it, take its
-        member out of C{hub}, telling its rooms why.
+        member out of C{hub}, telling its rooms why.  This is the one log line of a
+        connection's end, whoever ended it (the client, a drop, an abort): one line per event
+        is what an operator can read, and count.
         """
         why = self.endConnection(reason)
         if admitted:
             hub.disconnect(self, why)
             self.log.info("{peer} ({nick}) disconnected: {why}", peer=self.peer, nick=self.nick, why=why)
 
-    def touch(self) -> None:
+    def touch(self, lines: int = 0) -> None:
         """
-        The client did something: it is not idle.
+        The client did something (sent C{lines} lines, say): it is not idle.
         """
         self.lastActive = self.gate.clock.seconds()
+        self.gate.stats.linesIn += lines
+
+    def refusedLine(self, reason: str, why: str) -> None:
+        """
+        A line of this client's was refused (C{reason}: C{too-long}, C{invalid-utf8}): count
+        it, and log C{why}, at most every L{NOTE_INTERVAL} seconds.
+        """
+        self.gate.stats.refusedLines[reason] += 1
+        self._note(why)
+
+    def floodHeld(self, seconds: float) -> None:
+        """
+        Flood control holds this client's input back for C{seconds}: count it, and log it at
+        most every L{NOTE_INTERVAL} seconds.
+        """
+        self.gate.stats.floodHolds += 1
+        self._note(f"flood control holds its input for {seconds:.1f} s")
+
+    def _note(self, what: str) -> None:
+        now = self.gate.clock.seconds()
+        if now - self._notedAt < NOTE_INTERVAL:
+            self._unnoted += 1
+            return
+        more = f" (and {self._unnoted} more since)" if self._unnoted else ""
+        self._notedAt, self._unnoted = now, 0
+        self.log.info("{peer} ({nick}): {what}{more}", peer=self.peer, nick=self.nick, what=what, more=more)
 
     @property
     def closing(self) -> bool:
@@ -213,12 +263,13 @@ class Connection:
 
     def drop(self, reason: str, log: bool = True) -> None:
         """
-        Tell the client why, and close the connection.
+        Tell the client why, and close the connection.  Nothing is logged here: the
+        disconnect line (L{leave}) says why the connection ended.
+
+        @param log: unused; kept for the front ends that override this method.
         """
         if self.closing:
             return
-        if log:
-            self.log.info("{peer} ({nick}) dropped: {why}", peer=self.peer, nick=self.nick, why=reason)
         self.deliver(events.Error(reason))
         self.close(reason)
 
@@ -243,8 +294,7 @@ class Connection:
         self._aborted = True
         self.outlet = None
         self.pendingOutput = None
-        self.closeReason = reason
-        self.log.warn("{peer} ({nick}) aborted: {why}", peer=self.peer, nick=self.nick, why=reason)
+        self.closeReason = reason  # logged by leave, once the connection is gone
         # ITransport has no abort; a transport without one (a WebSocket, an SSH channel)
         # closes its own way, and its carrier enforces its own bounds.
         getattr(self.transport, "abortConnection", self.transport.loseConnection)()
@@ -293,8 +343,10 @@ class Connection:
             if queue is not None and queue.blocked:
                 queue.queued += len(data)
                 if queue.queued > self.gate.limits.maxSendQ:
+                    self.gate.stats.sendQAborts += 1
                     self.abort("SendQ exceeded")
                     return
+            self.gate.stats.bytesOut += len(data)
             outlet = self.outlet
             if outlet is None and not self.closeReason:
                 outlet = self.outlet = idleSocket(self.transport)

@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from chat import events
 from chat.hub import Member, Room
+from chat.stats import Stats
 
 Encoder = Callable[[events.Event], bytes]
 
@@ -122,9 +123,13 @@ def takeOutput(recipient: Recipient) -> bytes:
 class BatchFanout:
     """
     The L{chat.hub.Fanout} of one front end's connections, which C{encode} renders events for.
+
+    @ivar stats: where deliveries and bytes written are counted: the gate's, once a
+        connection of this front end is admitted (L{chat.connection.Connection.startConnection}).
     """
 
     def __init__(self, clock: IReactorTime, encode: Encoder) -> None:
+        self.stats = Stats()
         self._clock = clock
         self._encode = encode
         self._waiting: list[Recipient] = []  # members whose first output this turn is not a batch
@@ -140,6 +145,8 @@ class BatchFanout:
         skip: Recipient | None = None,
     ) -> None:
         data = self._encode(event)
+        # Counted once an event, not once a delivery: this is the hot path.
+        self.stats.deliveries += len(members) - (skip is not None)
         batch = self._batches.get(room)
         if batch is None or batch.closed or batch.generation != room.generation:
             batch = self._batches[room] = Batch(room.generation)
@@ -163,10 +170,14 @@ class BatchFanout:
 
     def toEach(self, members: Iterable[Recipient], event: events.Event) -> None:
         data = self._encode(event)
+        count = 0
         for member in members:
             self._queue(member, data)
+            count += 1
+        self.stats.deliveries += count
 
     def toOne(self, member: Recipient, event: events.Event) -> None:
+        self.stats.deliveries += 1
         self._queue(member, self._encode(event))
 
     def _queue(self, member: Recipient, item: bytes | Batch) -> None:
@@ -200,9 +211,12 @@ class BatchFanout:
         self._batches.clear()
         fresh, self._fresh = self._fresh, []
         waiting, self._waiting = self._waiting, []
+        written = 0  # bytes handed straight to sockets; writePending counts its own
         for batch in fresh:
             data = batch.data()
+            size = len(data)
             skips = batch.skips or {}
+            direct = 0
             for member in batch.firsts:
                 outlet = member.outlet
                 if outlet is None or member.pendingOutput is not batch:
@@ -210,17 +224,22 @@ class BatchFanout:
                         member.writePending()
                     continue
                 member.pendingOutput = None
-                payload = data
                 if member in skips:  # a sender without echo: the batch less its own lines
                     payload = batch.dataFor(member)
                     if not payload:
                         continue
+                    written += len(payload)
+                else:
+                    payload = data
+                    direct += 1
                 try:  # Connection.writePending, inlined
                     sent = outlet.send(payload)
                 except OSError:
                     sent = 0
                 if sent != len(payload):
                     member.sendRest(payload[sent:])
+            written += direct * size
+        self.stats.bytesOut += written
         for member in waiting:
             if member.pendingOutput is not None:
                 member.writePending()

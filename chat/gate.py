@@ -16,6 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from chat.limits import Limits
+from chat.stats import Stats
 
 
 class Admitted(Protocol):
@@ -44,6 +45,7 @@ class Gate:
     The connections of every front end, and the limits on them.
 
     @ivar clock: the reactor's clock, for timeouts and flood limits.
+    @ivar stats: the counters of every front end's connections (see L{chat.metrics}).
     """
 
     log = Logger()
@@ -51,6 +53,7 @@ class Gate:
     def __init__(self, clock: IReactorTime, limits: Limits = Limits()) -> None:
         self.clock = clock
         self.limits = limits
+        self.stats = Stats()
         self.connections: set[Admitted] = set()
         self._perHost: Counter[str] = Counter()
         self._whenEmpty: list[defer.Deferred[None]] = []
@@ -67,12 +70,15 @@ class Gate:
         Count C{connection} in, or return why it may not connect now.
         """
         if self._stopping:
+            self.stats.refusedConnections["shutting-down"] += 1
             return "The server is shutting down"
         if len(self.connections) >= self.limits.maxClients:
+            self.stats.refusedConnections["full"] += 1
             return "The server is full; try again later"
         host = self._countedHost(connection)
         if host is not None:
             if self._perHost[host] >= self.limits.maxPerIP:
+                self.stats.refusedConnections["per-ip"] += 1
                 return f"Too many connections from {host}"
             self._perHost[host] += 1
         self.connections.add(connection)
@@ -118,6 +124,17 @@ class Gate:
             waiting, self._whenEmpty = self._whenEmpty, []
             for d in waiting:
                 d.callback(None)
+
+    def setLimits(self, limits: Limits) -> None:
+        """
+        Apply new C{limits} (on a reload): at once for admission, the idle sweep and the
+        send queues; the connections made from then on get the new input limits too.
+        """
+        self.limits = limits
+        if self._idleCheck.running:
+            self._idleCheck.stop()
+        if limits.idleTimeout and self.connections:
+            self._idleCheck.start(limits.idleCheckInterval, now=False)
 
     def _closeIdle(self) -> None:
         """

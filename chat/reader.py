@@ -30,7 +30,15 @@ class LineHandler(Protocol):
     @property
     def closing(self) -> bool: ...
 
-    def touch(self) -> None: ...
+    def touch(self, lines: int = 0) -> None:
+        """
+        The client sent something (C{lines} lines): it is not idle.
+        """
+
+    def floodHeld(self, seconds: float) -> None:
+        """
+        Flood control holds the input back for C{seconds}.
+        """
 
     def lineReceived(self, line: bytes) -> defer.Deferred[object] | None:
         """
@@ -41,6 +49,11 @@ class LineHandler(Protocol):
     def lineTooLong(self) -> None:
         """
         A line longer than the limit was discarded.
+        """
+
+    def refusedLine(self, reason: str, why: str) -> None:
+        """
+        A line was refused, for C{reason}: to count, and log, as the handler sees fit.
         """
 
     def drop(self, reason: str) -> None:
@@ -136,7 +149,7 @@ class LineReader:
         lines = self._pending.split(b"\n")
         partial = lines.pop()
         if lines:
-            handler.touch()
+            handler.touch(len(lines))
             now = self._clock.seconds()
         for index, line in enumerate(lines):
             if self._stopped or handler.closing:
@@ -151,7 +164,7 @@ class LineReader:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if len(line) > self.maxLine:
-                handler.lineTooLong()
+                self._tooLong()
                 continue
             try:
                 waiting = handler.lineReceived(line)
@@ -166,8 +179,12 @@ class LineReader:
         # A CR that waits for its LF in the next chunk is part of the line end, not the line.
         if len(partial) - partial.endswith(b"\r") > self.maxLine:
             self._pending = b""
-            handler.lineTooLong()
+            self._tooLong()
             self._discard(len(partial))
+
+    def _tooLong(self) -> None:
+        self._handler.refusedLine("too-long", f"refused a line over {self.maxLine} bytes")
+        self._handler.lineTooLong()
 
     def _discard(self, count: int) -> None:
         """
@@ -184,6 +201,7 @@ class LineReader:
         """
         self._pauseReading()
         self._floodWait = self._clock.callLater(seconds, self._releaseInput)
+        self._handler.floodHeld(seconds)
 
     def _releaseInput(self) -> None:
         self._floodWait = None

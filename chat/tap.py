@@ -1,5 +1,9 @@
 """
 The C{twistd chat} command line and the service it runs; C{chat.tac} runs the same service.
+
+Signals: C{SIGTERM} stops the daemon cleanly (exit 0); C{SIGHUP} reloads what can change
+without dropping anyone (the MOTD, the limits; the log file is reopened) and logs what
+changed; C{SIGUSR1} rotates the log file, as C{twistd} does.
 """
 
 from __future__ import annotations
@@ -7,25 +11,34 @@ from __future__ import annotations
 import ipaddress
 import resource
 import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from twisted.application import internet, service
 from twisted.internet import defer
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.endpoints import clientFromString, serverFromString
-from twisted.internet.interfaces import IReactorCore
-from twisted.logger import Logger
+from twisted.internet.interfaces import IAddress, IListeningPort, IReactorCore
+from twisted.internet.protocol import Factory
+from twisted.logger import ILogObserver, Logger
 from twisted.python import usage
 
 from chat.accepting import EagerAccepts
 from chat.cluster import ClusterLink
+from chat.config import applyConfig, readConfig
 from chat.errors import InvalidName
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory
 from chat.limits import Limits
 from chat.line.protocol import LineFactory
+from chat.logs import LogTarget, logFormat, logTarget
+from chat.metrics import MetricsService
 from chat.names import checkRoom
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
+from chat.systemd import Notifier
 
 DEFAULT_PORT = "tcp:30000"
 
@@ -103,18 +116,62 @@ class Options(usage.Options):
          "Seconds after which a node that stopped answering counts as gone.", _positive],
         ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
+        ["metrics", None, None,
+         "Endpoint to serve Prometheus metrics (/metrics) and health (/health) on over HTTP "
+         "(tcp:9100:interface=127.0.0.1); without it, none."],
+        ["log-format", None, "text", "Log format: text, or json (one object a line).",
+         logFormat],
+        ["config", "c", None,
+         "TOML file of options, by the same names; the command line overrides it."],
     ]
 
     compData = usage.Completions(
-        optActions={"motd": usage.CompleteFiles()}, multiUse=["port", "irc", "web", "web-origin"]
+        optActions={"motd": usage.CompleteFiles(), "config": usage.CompleteFiles()},
+        multiUse=["port", "irc", "web", "web-origin"],
+    )
+
+    # Options that SIGHUP cannot change: they take a restart.
+    RESTART_ONLY = (
+        "ports", "ircPorts", "webPorts", "webOrigins", "name", "history", "default-room",
+        "redis", "redis-password", "redis-db", "node-ttl", "backlog", "metrics", "log-format",
+    )
+    # Options that SIGHUP changes: the limits (see L{Limits}), MOTD and big rooms.
+    RELOADABLE = (
+        "motd", "big-room", "shutdown-grace", "max-line", "max-recvq", "max-sendq",
+        "flood-burst", "flood-rate", "idle-timeout", "max-clients", "max-per-ip",
+        "per-ip-exempt",
     )
 
     def __init__(self) -> None:
+        self._given: set[str] | None = None
         super().__init__()
         self["ports"] = []
         self["ircPorts"] = []
         self["webPorts"] = []
         self["webOrigins"] = []
+        self.argv: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        # While the command line is parsed, note what it sets: those win over --config.
+        if self._given is not None:
+            self._given.add(key)
+        super().__setitem__(key, value)
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        if options is None:
+            options = sys.argv[1:]
+        self.argv = list(options)
+        self._given = set()
+        super().parseOptions(self.argv)
+
+    def reparsed(self) -> Options:
+        """
+        These options read again, files included (for C{SIGHUP}).
+        """
+        fresh = Options()
+        fresh.parent = getattr(self, "parent", None)
+        fresh.parseOptions(self.argv)
+        return fresh
 
     def opt_port(self, description: str) -> None:
         """
@@ -143,6 +200,9 @@ class Options(usage.Options):
         self["webOrigins"].append(origin)
 
     def postOptions(self) -> None:
+        given, self._given = self._given or set(), None
+        if self["config"]:
+            applyConfig(self, self["config"], readConfig(self["config"]), given)
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
         # Parse the endpoints now, so that a typo is a usage error rather than a traceback
@@ -152,6 +212,7 @@ class Options(usage.Options):
             ("--irc", serverFromString, self["ircPorts"]),
             ("--web", serverFromString, self["webPorts"]),
             ("--redis", clientFromString, [self["redis"]] if self["redis"] else []),
+            ("--metrics", serverFromString, [self["metrics"]] if self["metrics"] else []),
         ):
             for description in descriptions:
                 try:
@@ -217,10 +278,56 @@ def raiseOpenFilesLimit() -> tuple[int, int]:
     return soft, hard
 
 
+def describeAddress(address: IAddress) -> str:
+    """
+    A listening address in full, for the log: C{tcp 0.0.0.0:30000}, C{tcp6 [::]:30000},
+    C{unix /run/chat/chat.sock}.
+    """
+    if isinstance(address, IPv6Address):
+        return f"tcp6 [{address.host}]:{address.port}"
+    if isinstance(address, IPv4Address):
+        return f"tcp {address.host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        name = address.name
+        return f"unix {name.decode('utf-8', 'replace') if isinstance(name, bytes) else name}"
+    return str(address)
+
+
+class Listener(internet.StreamServerEndpointService):
+    """
+    One listening endpoint of a front end, which says where it listens, in full, once it does.
+    """
+
+    log = Logger()
+
+    def __init__(self, endpoint: Any, factory: Factory, what: str, tls: bool = False) -> None:
+        super().__init__(endpoint, factory)
+        self.what = what
+        self.tls = tls
+        # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
+        self._raiseSynchronously = True
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self._waitingForPort.addCallback(self._listening)
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.log.info(
+            "{what} listening on {address}{tls}",
+            what=self.what,
+            address=describeAddress(port.getHost()),
+            tls=" (TLS)" if self.tls else "",
+        )
+        return port
+
+
 class ChatService(service.MultiService):
     """
     The listening ports of every front end and the clients behind them.  On stopping, it first
     stops listening, then says goodbye to the clients and waits (a bounded time) for them to go.
+
+    @ivar options: the options in force, replaced by a reload.
+    @ivar factories: every front end's factory, whose C{motd} a reload replaces.
     """
 
     log = Logger()
@@ -231,12 +338,30 @@ class ChatService(service.MultiService):
         gate: Gate,
         shutdownGrace: float,
         cluster: service.IService | None = None,
+        options: Options | None = None,
+        hub: Hub | None = None,
+        factories: Sequence[Any] = (),
+        logTarget: LogTarget | None = None,
     ) -> None:
         super().__init__()
         self.gate = gate
         self.shutdownGrace = shutdownGrace
         self.cluster = cluster
+        self.options = options
+        self.hub = hub
+        self.factories = list(factories)
+        self.logTarget = logTarget
+        self.notifier = Notifier(reactor)
         self._reactor = reactor
+
+    def setServiceParent(self, parent: Any) -> None:
+        """
+        Also give the application this daemon's log observer, if it keeps its log itself:
+        C{twistd} starts logging to it in place of its own (see L{chat.logs}).
+        """
+        super().setServiceParent(parent)
+        if self.logTarget is not None and hasattr(parent, "setComponent"):
+            parent.setComponent(ILogObserver, self.logTarget.observer())
 
     def privilegedStartService(self) -> None:
         old, new = raiseOpenFilesLimit()
@@ -247,22 +372,83 @@ class ChatService(service.MultiService):
         super().startService()
         if self.cluster is not None:
             self.cluster.startService()
-        self._reactor.callWhenRunning(self._stopCleanlyOnSigterm)
+        self._reactor.callWhenRunning(self._running)
 
-    def _stopCleanlyOnSigterm(self) -> None:
+    def _running(self) -> None:
+        """
+        The reactor runs: take over the signals, and tell systemd the daemon is ready.
+        """
+        self._handleSignal(signal.SIGTERM, self._sigterm)
+        self._handleSignal(signal.SIGHUP, self.reload)
+        if self.logTarget is not None and self.logTarget.logFile is not None:
+            self._handleSignal(signal.SIGUSR1, self.logTarget.rotate)
+        self.notifier.ready()
+
+    def _handleSignal(self, signum: int, handler: Callable[[], object]) -> None:
+        """
+        Run C{handler} in the reactor's thread when C{signum} comes; a signal handler may
+        run between any two bytecodes, so it does nothing else itself.
+        """
+        signal.signal(signum, lambda number, frame: self._reactor.callFromThread(handler))
+
+    def _sigterm(self) -> None:
         """
         Make SIGTERM an ordinary stop that exits 0.  twistd's own handler re-raises the signal
         after the shutdown so that the exit status is 143, which init systems and scripts read
         as a failure; for this daemon SIGTERM is the normal way to stop.
         """
+        self.log.info("Received SIGTERM, shutting down.")
+        self._reactor.stop()
 
-        def stop(signum: int, frame: object) -> None:
-            self.log.info("Received SIGTERM, shutting down.")
-            self._reactor.callFromThread(self._reactor.stop)
+    def reload(self) -> None:
+        """
+        Read the options (the command line, C{--config}, the MOTD file) again and apply what
+        can change without dropping anyone; log what changed, and what waits for a restart.
+        The new limits hold at once for the gate (C{--max-clients}, C{--max-per-ip}, the idle
+        timeout) and C{--max-sendq}; the others for connections made from then on.
+        """
+        self.notifier.reloading()
+        try:
+            self._reload()
+        finally:
+            self.notifier.ready()
 
-        signal.signal(signal.SIGTERM, stop)
+    def _reload(self) -> None:
+        if self.logTarget is not None and self.logTarget.reopen():
+            self.log.info("Reopened the log file {path}", path=self.logTarget.path)
+        if self.options is None:
+            return
+        old = self.options
+        try:
+            new = old.reparsed()
+        except usage.UsageError as e:
+            self.log.error("Reload failed; nothing changed: {why}", why=str(e))
+            return
+        changed = [key for key in Options.RELOADABLE if new[key] != old[key]]
+        if new["motdLines"] != old["motdLines"]:
+            changed.append("MOTD")
+            for factory in self.factories:
+                factory.motd = new["motdLines"]
+        self.gate.setLimits(new["limits"])
+        self.shutdownGrace = new["shutdown-grace"]
+        if self.hub is not None:
+            self.hub.bigRoom = new["big-room"]
+        self.options = new
+        self.log.info(
+            "Reloaded: {changes}",
+            changes=", ".join(
+                "MOTD" if key == "MOTD" else f"{key} {old[key]} -> {new[key]}" for key in changed
+            )
+            or "nothing changed",
+        )
+        waiting = [key for key in Options.RESTART_ONLY if new[key] != old[key]]
+        if waiting:
+            self.log.warn(
+                "Changed, but only a restart applies it: {keys}", keys=", ".join(waiting)
+            )
 
     def stopService(self) -> defer.Deferred[None]:
+        self.notifier.stopService()
         stopped = defer.maybeDeferred(super().stopService)
         stopped.addCallback(lambda _: self.gate.shutdown(self.shutdownGrace))
         if self.cluster is not None:
@@ -275,7 +461,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     """
     The chat service for C{options}: one hub and one gate, shared by every front end, and a
     listener per endpoint of each front end (C{--port}: the line protocol; C{--irc}: IRC;
-    C{--web}: the chat page and its WebSocket).
+    C{--web}: the chat page and its WebSocket), and of the metrics (C{--metrics}).
     """
     if reactor is None:
         from twisted.internet import reactor
@@ -287,9 +473,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     )
     gate = Gate(reactor, options["limits"])
     frontEnds = [
-        (options["ports"], LineFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
-        (options["ircPorts"], IRCFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
+        ("line", options["ports"], LineFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
+        ("irc", options["ircPorts"], IRCFactory(hub, gate, name=options["name"], motd=options["motdLines"])),
         (
+            "web",
             options["webPorts"],
             ChatSite(
                 WebFactory(hub, gate, name=options["name"], motd=options["motdLines"]),
@@ -308,14 +495,34 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
             db=options["redis-db"],
             ttl=options["node-ttl"],
         )
-    chat = ChatService(reactor, gate, options["shutdown-grace"], cluster)
-    for descriptions, factory in frontEnds:
+    parent = getattr(options, "parent", None)
+    chat = ChatService(
+        reactor,
+        gate,
+        options["shutdown-grace"],
+        cluster,
+        options=options,
+        hub=hub,
+        factories=[factory for _, _, factory in frontEnds],
+        logTarget=logTarget(options["log-format"], dict(parent) if parent is not None else None),
+    )
+    for what, descriptions, factory in frontEnds:
         for description in descriptions:
-            listener = internet.StreamServerEndpointService(
+            Listener(
                 EagerAccepts(serverFromString(reactor, withBacklog(description, options["backlog"]))),
                 factory,
-            )
-            # Fail at start-up, not later, when a port cannot be bound (as strports.service does).
-            listener._raiseSynchronously = True
-            listener.setServiceParent(chat)
+                what,
+                tls=description.lower().startswith("ssl:"),
+            ).setServiceParent(chat)
+    if options["metrics"]:
+        metrics = MetricsService(
+            reactor,
+            gate,
+            hub,
+            serving=lambda: chat.running,
+            frontEnds=[what for what, descriptions, _ in frontEnds if descriptions],
+            cluster=cluster,
+        )
+        metrics.setServiceParent(chat)
+        Listener(serverFromString(reactor, options["metrics"]), metrics.site, "metrics").setServiceParent(chat)
     return chat

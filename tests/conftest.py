@@ -6,8 +6,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 import pytest  # noqa: E402
+from twisted.logger import formatEvent, globalLogPublisher  # noqa: E402
 
 from daemon import startDaemon  # noqa: E402
+
+
+@pytest.fixture
+def logged():
+    """
+    The log messages from now on, formatted.
+    """
+    lines: list[str] = []
+
+    def observe(event: dict) -> None:
+        lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    yield lines
+    globalLogPublisher.removeObserver(observe)
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ class Daemon:
     A running C{twistd -n chat}; C{ports} are the TCP ports it listens on, in order.
     """
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         # The checkout's chat package before the installed copy, so that the tests exercise
         # the working tree; the installed plugin file finds it there.
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -89,14 +89,28 @@ class Daemon:
             self.process.wait(TIMEOUT)
 
 
-def startDaemon(tmp_path: Path, *options: str, ports: int = 1) -> Daemon:
+def waitUntil(condition, what: str) -> None:
+    """
+    Wait, a bounded time, until C{condition()} holds: for what no log line or received line
+    announces (a key in Redis, a file on disk).
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.05)
+
+
+def startDaemon(
+    tmp_path: Path, *options: str, ports: int = 1, env: dict[str, str] | None = None
+) -> Daemon:
     """
     Start C{twistd -n chat} with C{options} (by default on a free loopback TCP port) and wait
-    until it listens on C{ports} ports.
+    until it listens on C{ports} ports; C{env} adds to its environment.
     """
     if not any(option in ("-p", "--port") for option in options):
         options = ("--port", "tcp:0:interface=127.0.0.1") + options
-    daemon = Daemon([TWISTD, "-n", "--pidfile=", "chat", *options], tmp_path)
+    daemon = Daemon([TWISTD, "-n", "--pidfile=", "chat", *options], tmp_path, env)
     daemon.waitForLog(r"starting on ", count=ports)
     return daemon
 

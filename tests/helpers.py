@@ -18,6 +18,7 @@ from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
+from chat.tap import ChatService, Options, makeService
 
 
 # The server's answers to telnet options in the input: not lines (test_telnet checks them).
@@ -77,6 +78,22 @@ class FakeClient:
 
     def disconnect(self, reason: Exception = ConnectionDone()) -> None:
         self.protocol.connectionLost(Failure(reason))
+
+
+def startService(options: Options) -> tuple[MemoryReactorClock, ChatService, FakeClient]:
+    """
+    The daemon's whole service for C{options} on a memory reactor, started, with a client
+    connected to its first line port.
+    """
+    reactor = MemoryReactorClock()
+    service = makeService(options, reactor)
+    service.privilegedStartService()
+    service.startService()
+    factory = reactor.tcpServers[0][1]
+    transport = StringTransport()
+    protocol = factory.buildProtocol(None)
+    protocol.makeConnection(transport)
+    return reactor, service, FakeClient(protocol, transport)
 
 
 class FakeServer:

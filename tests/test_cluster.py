@@ -14,7 +14,7 @@ import pytest
 from chat import events
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
 from chat.cluster.messages import NodeGone, NodeSynced, decodeRooms, encodeRooms
-from daemon import TIMEOUT, LineSocket, connect
+from daemon import LineSocket, connect, waitUntil
 from redisserver import REDIS_SERVER, RedisServer
 
 needsRedis = pytest.mark.skipif(
@@ -100,14 +100,6 @@ def nodes(daemons, redis):
 
     return start
 
-
-
-def waitUntil(condition, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        time.sleep(0.05)
 
 
 def meet(first, firstNick: str, second, secondNick: str) -> tuple[LineSocket, LineSocket]:

@@ -53,7 +53,7 @@ def test_nonReadingClientIsCutOffWhileTheOthersGetEverything(daemons) -> None:
     for lines in got.values():
         assert [line for line in lines if line.startswith("<sender> ")] == expected
         assert "*** stalled has quit (SendQ exceeded)" in lines
-    daemon.waitForLog(r"\(stalled\) aborted: SendQ exceeded")
+    daemon.waitForLog(r"\(stalled\) disconnected: SendQ exceeded")
     with pytest.raises(ConnectionResetError):  # held open, never read, and then cut off
         stalled.readAll()
 

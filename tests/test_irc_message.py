@@ -65,8 +65,14 @@ def test_anyChunkingGivesTheSameMessages(sent: list[Message], data: st.DataObjec
         transport = StringTransport()
         closing = False
 
-        def touch(self) -> None:
+        def touch(self, lines: int = 0) -> None:
             pass
+
+        def floodHeld(self, seconds: float) -> None:
+            pass
+
+        def refusedLine(self, reason: str, why: str) -> None:
+            raise AssertionError(why)
 
         def lineReceived(self, line: bytes) -> None:
             received.append(parse(line))

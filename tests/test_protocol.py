@@ -9,6 +9,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 
 from chat.limits import Limits
+from chat.line.protocol import JOIN_DELAY
 from helpers import FakeServer
 
 
@@ -19,8 +20,9 @@ def test_welcomeMotdAndDefaultRoom() -> None:
         "*** Welcome to testchat, guest1! Type /help for the commands.",
         "*** MOTD: Be nice.",
         "*** MOTD: Have fun.",
-        "*** guest1 has joined #lobby",
     ]
+    server.clock.advance(JOIN_DELAY)  # or its first input, whichever comes first
+    assert client.received() == ["*** guest1 has joined #lobby"]
     assert client.protocol.room == "#lobby"
     assert server.gate.connections == {client.protocol}
 
@@ -362,6 +364,7 @@ def test_historyIsReplayedOnJoin() -> None:
     alice.send("/me second")
     alice.send("/msg alice private")
     bob = server.connect()
+    server.clock.advance(JOIN_DELAY)
     assert bob.received()[-2:] == [
         "[history 2023-11-14T22:13:20Z] <alice> first",
         "[history 2023-11-14T22:14:21Z] * alice second",
@@ -373,7 +376,9 @@ def test_historyKeepsTheLastLines() -> None:
     (alice,) = server.connectMany("alice")
     for n in range(5):
         alice.send(f"line {n}")
-    replay = [line for line in server.connect().received() if line.startswith("[history")]
+    bob = server.connect()
+    server.clock.advance(JOIN_DELAY)
+    replay = [line for line in bob.received() if line.startswith("[history")]
     assert [line.split("> ")[1] for line in replay] == ["line 2", "line 3", "line 4"]
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 from twisted.application.service import IServiceMaker
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import MemoryReactorClock
 from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from chat.irc.protocol import IRCFactory
 from chat.tap import ChatService, Options, makeService
-from helpers import FakeClient
+from helpers import startService
 
 
 def parse(*argv: str) -> Options:
@@ -94,15 +94,8 @@ def test_makeServiceListensOnEveryPort() -> None:
 
 
 def test_stopServiceStopsListeningThenClosesClients() -> None:
-    reactor = MemoryReactorClock()
-    service = makeService(parse("-p", "tcp:1234"), reactor)
-    service.privilegedStartService()
-    service.startService()
-    factory = reactor.tcpServers[0][1]
-    transport = StringTransport()
-    protocol = factory.buildProtocol(None)
-    protocol.makeConnection(transport)
-    client = FakeClient(protocol, transport)
+    _, service, client = startService(parse("-p", "tcp:1234"))
+    transport = client.transport
     client.received()
     results = []
     service.stopService().addCallback(results.append)

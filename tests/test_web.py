@@ -25,7 +25,7 @@ from wsproto.events import (
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
-from chat.line.protocol import LineFactory
+from chat.line.protocol import JOIN_DELAY, LineFactory
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
 from helpers import NO_FLOOD, FakeClient
@@ -80,6 +80,7 @@ class Server:
         transport = self.transport("10.0.0.9")
         protocol = self.line.buildProtocol(transport.getPeer())
         protocol.makeConnection(transport)
+        self.clock.advance(JOIN_DELAY)  # in, welcomed, and in the default room
         client = FakeClient(protocol, transport)
         client.received()
         return client

@@ -1,7 +1,3 @@
-import sys
+from chat.client.app import console
 
-from twisted.internet import task
-
-from chat.client.app import main
-
-task.react(main, sys.argv[1:])
+console()

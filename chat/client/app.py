@@ -120,3 +120,10 @@ async def _ended(session: Session) -> str | None:
 def main(reactor, *argv: str) -> defer.Deferred[None]:
     options = parseArguments(list(argv))
     return defer.ensureDeferred(run(reactor, options, interactive=os.isatty(0) and os.isatty(1)))
+
+
+def console() -> None:
+    """
+    The C{chat-client} command that C{pip install} puts on the C{PATH}.
+    """
+    task.react(main, sys.argv[1:])

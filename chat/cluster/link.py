@@ -76,6 +76,8 @@ class ClusterLink(service.Service):
         self.prefix = f"chat:{db}:"
         self.channel = self.prefix + "events"
         self.linked = False
+        # Seconds Redis took to answer the last heartbeat, for the metrics (None: none yet).
+        self.roundTrip: float | None = None
         if connections is None:
             if endpoint is None:
                 raise TypeError("a ClusterLink needs an endpoint or connections")
@@ -238,6 +240,8 @@ class ClusterLink(service.Service):
         if not self.linked:
             return
         self.linked = False
+        if not self.running:  # stopping: the link goes down because this node leaves
+            return
         self.log.warn("Cluster link to {redis} is down; serving this server's clients alone", redis=self.where)
         self.hub.broadcastNotice(
             "The link to the other servers is down: you reach only people on this server for now"
@@ -370,9 +374,16 @@ class ClusterLink(service.Service):
         redis = self._commands
         if not self.linked or redis is None:
             return
-        self._refreshPresence(redis).addErrback(self._commandFailed)
+        sent = self.clock.seconds()
+        refreshed = self._refreshPresence(redis)
+        refreshed.addCallback(self._answered, sent)
+        refreshed.addErrback(self._commandFailed)
         dropUnknown = self.clock.seconds() - self._linkedAt >= self.ttl
         defer.ensureDeferred(self._reapDead(redis, dropUnknown)).addErrback(self._commandFailed)
+
+    def _answered(self, result: object, sent: float) -> object:
+        self.roundTrip = self.clock.seconds() - sent
+        return result
 
     def _refreshPresence(self, redis: Commands) -> defer.Deferred[object]:
         """

@@ -10,6 +10,12 @@ Two kinds of client that do not quite send lines are met on the same port, with 
 telnet's commands are answered and taken out of the input (L{chat.line.telnet}), and a client
 that sends one message per packet, with no line ending, is told by its first message and
 spoken to as it expects (L{chat.line.packets}).
+
+A client is welcomed at once (C{nc} users wait for a first line), but joins its first room
+only once it shows it is a chat client: on its first input, or L{JOIN_DELAY} seconds after the
+welcome, whichever comes first.  A web browser, a TLS client or a scanner that met the port
+by mistake sends its request at once and is refused before that: the room never hears of it
+joining and leaving, and it never sees the room's history.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import re
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -36,6 +43,10 @@ _HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
 _TLS_HANDSHAKE = b"\x16\x03"
 _IAC = bytes([IAC])
 
+# Seconds after the welcome before a client that has sent nothing joins its first room: more
+# than a probe takes to send its request, less than a person takes to read the welcome.
+JOIN_DELAY = 0.5
+
 
 class LineProtocol(Connection, LineReceiver):
     """
@@ -54,6 +65,7 @@ class LineProtocol(Connection, LineReceiver):
     _decided = False
     _telnet: TelnetInput | None = None
     _hinted = False
+    _joinTimer: IDelayedCall | None = None
     packets = False
 
     def __init__(self) -> None:
@@ -80,7 +92,22 @@ class LineProtocol(Connection, LineReceiver):
         self.deliver(events.Notice(f"Welcome to {factory.name}, {nick}! Type /help for the commands."))
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
-        self.room = factory.hub.join(self, factory.hub.defaultRoom).name
+        if self._sawInput:
+            self._joinFirstRoom()
+        else:
+            self._joinTimer = factory.gate.clock.callLater(JOIN_DELAY, self._joinFirstRoom)
+
+    def _joinFirstRoom(self) -> None:
+        """
+        Join the default room, once: see the module docstring.
+        """
+        if self._joinTimer is not None:
+            if self._joinTimer.active():
+                self._joinTimer.cancel()
+            self._joinTimer = None
+        if self.room or self.closing:
+            return
+        self.room = self.factory.hub.join(self, self.factory.hub.defaultRoom).name
 
     def _notRegistered(self, failure: Failure) -> None:
         if not self.closing:
@@ -88,6 +115,8 @@ class LineProtocol(Connection, LineReceiver):
             self.drop("Internal error: could not register a nick")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._joinTimer is not None and self._joinTimer.active():
+            self._joinTimer.cancel()
         if self._reader is not None:
             self._reader.stop()
         if self._firstInput is not None:
@@ -102,12 +131,16 @@ class LineProtocol(Connection, LineReceiver):
         if not self._sawInput:
             self._sawInput = True
             if data.startswith(_TLS_HANDSHAKE):
+                self.gate.stats.refusedConnections["tls"] += 1
                 self.drop("This port speaks plain text, not TLS")
                 return
             first = data.split(b"\n", 1)[0].rstrip(b"\r")
             if _HTTP_REQUEST.match(first):
+                self.gate.stats.refusedConnections["http"] += 1
                 self.drop("This is a chat server, not a web server")
                 return
+            if self._joinTimer is not None:  # registered: join before the input is read
+                self._joinFirstRoom()
         if self._telnet is not None or _IAC in data:
             if self._telnet is None:
                 self._telnet = TelnetInput(self)
@@ -172,6 +205,7 @@ class LineProtocol(Connection, LineReceiver):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
+            self.refusedLine("invalid-utf8", "refused a line that was not valid UTF-8")
             self.deliver(events.Error("That line was not valid UTF-8 and was discarded"))
             return None
         return self.runCommand(lambda: execute(self.factory.hub, self, text), "line")

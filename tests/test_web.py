@@ -80,7 +80,8 @@ class Server:
         transport = self.transport("10.0.0.9")
         protocol = self.line.buildProtocol(transport.getPeer())
         protocol.makeConnection(transport)
-        self.clock.advance(JOIN_DELAY)  # in, welcomed, and in the default room
+        self.clock.advance(0)  # in and welcomed
+        self.clock.advance(JOIN_DELAY)  # and in the default room
         client = FakeClient(protocol, transport)
         client.received()
         return client

@@ -21,6 +21,7 @@ joining and leaving, and it never sees the room's history.
 from __future__ import annotations
 
 import re
+from collections import deque
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
@@ -44,8 +45,10 @@ _TLS_HANDSHAKE = b"\x16\x03"
 _IAC = bytes([IAC])
 
 # Seconds after the welcome before a client that has sent nothing joins its first room: more
-# than a probe takes to send its request, less than a person takes to read the welcome.
-JOIN_DELAY = 0.5
+# than a probe takes to send its request (it sends it with the handshake's last packet, so it
+# is read within a turn or two of the accept), little enough to add nothing a person notices
+# and little to a connect storm.
+JOIN_DELAY = 0.1
 
 
 class LineProtocol(Connection, LineReceiver):
@@ -65,7 +68,7 @@ class LineProtocol(Connection, LineReceiver):
     _decided = False
     _telnet: TelnetInput | None = None
     _hinted = False
-    _joinTimer: IDelayedCall | None = None
+    _awaitingJoin = False
     packets = False
 
     def __init__(self) -> None:
@@ -95,16 +98,14 @@ class LineProtocol(Connection, LineReceiver):
         if self._sawInput:
             self._joinFirstRoom()
         else:
-            self._joinTimer = factory.gate.clock.callLater(JOIN_DELAY, self._joinFirstRoom)
+            self._awaitingJoin = True
+            factory.joinLater(self)
 
     def _joinFirstRoom(self) -> None:
         """
         Join the default room, once: see the module docstring.
         """
-        if self._joinTimer is not None:
-            if self._joinTimer.active():
-                self._joinTimer.cancel()
-            self._joinTimer = None
+        self._stopAwaitingJoin()
         if self.room or self.closing:
             return
         self.room = self.factory.hub.join(self, self.factory.hub.defaultRoom).name
@@ -114,9 +115,13 @@ class LineProtocol(Connection, LineReceiver):
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")
 
+    def _stopAwaitingJoin(self) -> None:
+        if self._awaitingJoin:
+            self._awaitingJoin = False
+            self.factory.joinedOrGone()
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._joinTimer is not None and self._joinTimer.active():
-            self._joinTimer.cancel()
+        self._stopAwaitingJoin()
         if self._reader is not None:
             self._reader.stop()
         if self._firstInput is not None:
@@ -139,7 +144,7 @@ class LineProtocol(Connection, LineReceiver):
                 self.gate.stats.refusedConnections["http"] += 1
                 self.drop("This is a chat server, not a web server")
                 return
-            if self._joinTimer is not None:  # registered: join before the input is read
+            if self._awaitingJoin:  # registered: join before the input is read
                 self._joinFirstRoom()
         if self._telnet is not None or _IAC in data:
             if self._telnet is None:
@@ -254,8 +259,46 @@ class LineFactory(ServerFactory):
         self.hub = hub
         self.gate = gate
         self.fanout = BatchFanout(gate.clock, encode)
+        # Connections waiting to join their first room, in the order they are due: one timer
+        # for all, not a DelayedCall each (ten thousand in a connect storm).
+        self._joining: deque[tuple[float, LineProtocol]] = deque()
+        self._awaiting = 0  # how many of those still wait
+        self._joinTimer: IDelayedCall | None = None
         self.name = name
         self.motd = motd
+
+    def joinLater(self, protocol: LineProtocol) -> None:
+        """
+        Have C{protocol} join its first room L{JOIN_DELAY} seconds from now, unless it has
+        by then.
+        """
+        clock = self.gate.clock
+        self._joining.append((clock.seconds() + JOIN_DELAY, protocol))
+        self._awaiting += 1
+        if self._joinTimer is None:
+            self._joinTimer = clock.callLater(JOIN_DELAY, self._joinDue)
+
+    def joinedOrGone(self) -> None:
+        """
+        One of the connections waiting to join did, or went: when none waits, stop the timer.
+        """
+        self._awaiting -= 1
+        if not self._awaiting:
+            self._joining.clear()
+            if self._joinTimer is not None:
+                self._joinTimer.cancel()
+                self._joinTimer = None
+
+    def _joinDue(self) -> None:
+        self._joinTimer = None
+        now = self.gate.clock.seconds()
+        joining = self._joining
+        while joining and joining[0][0] <= now:
+            protocol = joining.popleft()[1]
+            if protocol._awaitingJoin:
+                protocol._joinFirstRoom()
+        if joining:
+            self._joinTimer = self.gate.clock.callLater(joining[0][0] - now, self._joinDue)
 
     @property
     def maxLine(self) -> int:

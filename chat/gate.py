@@ -7,7 +7,9 @@ C{--max-per-ip}, is closed by the same idle sweep, and hears of a shutdown.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+import heapq
+import itertools
+from collections import Counter
 from typing import Protocol
 
 from twisted.internet import defer
@@ -62,7 +64,10 @@ class Gate:
         # bytes of memory a connection and a heap operation per line.
         self._idleCheck = LoopingCall(self._closeIdle)
         self._idleCheck.clock = clock
-        self._entering: deque[defer.Deferred[None]] = deque()
+        # Connections waiting to go in, by when they may: one timer for them all.
+        self._entering: list[tuple[float, int, defer.Deferred[None]]] = []
+        self._order = itertools.count()
+        self._waiting = 0
         self._entry: IDelayedCall | None = None
 
     def admit(self, connection: Admitted) -> str | None:
@@ -86,25 +91,45 @@ class Gate:
             self._idleCheck.start(self.limits.idleCheckInterval, now=False)
         return None
 
-    def enter(self) -> defer.Deferred[None]:
+    def enter(self, delay: float = 0.0) -> defer.Deferred[None]:
         """
         For an admitted connection: fire when it may go into the chat (register, be welcomed,
-        join), at the end of this reactor turn, or later in a connect storm, so that the turns
-        between let the listening ports drain the kernel's accept queue.
+        join), C{delay} seconds from now at the end of a reactor turn, or later in a connect
+        storm, so that the turns between let the listening ports drain the kernel's accept
+        queue.  Cancel the result to go in at once or never (it fails with
+        L{defer.CancelledError}).
         """
-        entering: defer.Deferred[None] = defer.Deferred()
-        self._entering.append(entering)
+        entering: defer.Deferred[None] = defer.Deferred(self._leftTheQueue)
+        heapq.heappush(self._entering, (self.clock.seconds() + delay, next(self._order), entering))
+        self._waiting += 1
         if self._entry is None:
-            self._entry = self.clock.callLater(0, self._letIn)
+            self._entry = self.clock.callLater(delay, self._letIn)
         return entering
+
+    def _leftTheQueue(self, entering: defer.Deferred[None]) -> None:
+        """
+        A connection waiting to enter was cancelled: when none waits, stop the timer.
+        """
+        self._waiting -= 1
+        if not self._waiting:
+            self._entering.clear()
+            if self._entry is not None:
+                self._entry.cancel()
+                self._entry = None
 
     def _letIn(self) -> None:
         self._entry = None
         entering = self._entering
-        for _ in range(min(len(entering), ENTER_AT_ONCE)):
-            entering.popleft().callback(None)
+        now = self.clock.seconds()
+        let = 0
+        while entering and entering[0][0] <= now and let < ENTER_AT_ONCE:
+            waiting = heapq.heappop(entering)[2]
+            if not waiting.called:  # else cancelled
+                self._waiting -= 1
+                let += 1
+                waiting.callback(None)
         if entering:
-            self._entry = self.clock.callLater(0, self._letIn)
+            self._entry = self.clock.callLater(max(0.0, entering[0][0] - now), self._letIn)
 
     def release(self, connection: Admitted) -> None:
         """

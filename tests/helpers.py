@@ -116,13 +116,21 @@ class FakeServer:
             client.received()
         return client
 
-    def _connectTo(self, factory: LineFactory | IRCFactory, host: str) -> FakeClient:
+    def _connectTo(
+        self, factory: LineFactory | IRCFactory, host: str, wait: bool = True
+    ) -> FakeClient:
+        """
+        Connect to C{factory}; unless told not to C{wait}, let a line client in as its first
+        input would (see L{chat.line.protocol}), with no time passing.
+        """
         self._ports += 1
         peer = IPv4Address("TCP", host, self._ports)
         protocol = factory.buildProtocol(peer)
         transport = StringTransport(peerAddress=peer)
         protocol.makeConnection(transport)
-        self.clock.advance(0)  # the end of the turn: the gate lets the connection in
+        if wait and isinstance(protocol, LineProtocol):
+            protocol.enterNow()
+        self.clock.advance(0)
         return FakeClient(protocol, transport)
 
     def connectMany(self, *nicks: str) -> list[FakeClient]:

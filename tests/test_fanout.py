@@ -6,7 +6,7 @@ order, none lost, merged or split, in one write.
 from __future__ import annotations
 
 from chat import connection
-from chat.line.protocol import JOIN_DELAY
+from chat.line.protocol import ENTRY_DELAY
 from helpers import NO_FLOOD, FakeServer
 
 
@@ -109,7 +109,7 @@ def test_bigRoomsAnnounceOnlyToTheMemberConcerned() -> None:
     server.hub.bigRoom = 3
     alice, bob = server.connectMany("alice", "bob")
     carol = server.connect()
-    server.clock.advance(JOIN_DELAY)
+    server.clock.advance(ENTRY_DELAY)
     assert carol.received()[-1] == "*** guest3 has joined #lobby"
     assert alice.received() == []  # the third member makes the room big
     carol.send("/nick carol")

@@ -10,7 +10,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.logger import globalLogPublisher
 
 from chat.limits import Limits
-from chat.line.protocol import JOIN_DELAY
+from chat.line.protocol import ENTRY_DELAY
 from helpers import NO_FLOOD, FakeServer
 
 
@@ -226,36 +226,38 @@ def test_loopbackIsExemptUnlessConfigured() -> None:
 
 def test_httpRequestIsTurnedAway() -> None:
     """
-    A browser is welcomed (a line client waits for nothing) but refused before it joins: the
-    room neither hears of it nor shows it its history.
+    A browser is refused before it is let in: it never has a nick, and the room neither hears
+    of it nor shows it its history.
     """
     server = FakeServer()
     (bob,) = server.connectMany("bob")
     bob.send("something private")
     bob.received()
-    browser = server.connect()
-    assert browser.received() == ["*** Welcome to testchat, guest2! Type /help for the commands."]
+    browser = server._connectTo(server.factory, "127.0.0.1", wait=False)
     browser.protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert isClosedWith(browser, "This is a chat server, not a web server")
-    server.clock.advance(JOIN_DELAY)
+    assert browser.received() == ["!!! This is a chat server, not a web server"]
+    assert browser.transport.disconnecting and not browser.protocol.nick
+    server.clock.advance(ENTRY_DELAY)
     assert bob.received() == []
     assert server.gate.stats.refusedConnections == {"http": 1}
 
 
-def test_aClientThatSendsNothingJoinsAfterAPause() -> None:
+def test_aClientThatSendsNothingIsLetInAfterAPause() -> None:
     server = FakeServer()
     (bob,) = server.connectMany("bob")
-    quiet = server.connect()
-    quiet.received()
-    server.clock.advance(JOIN_DELAY)
-    assert quiet.received() == ["*** guest2 has joined #lobby"]
+    quiet = server._connectTo(server.factory, "127.0.0.1", wait=False)
+    assert quiet.received() == []
+    server.clock.advance(ENTRY_DELAY)
+    assert quiet.received() == [
+        "*** Welcome to testchat, guest2! Type /help for the commands.",
+        "*** guest2 has joined #lobby",
+    ]
     assert bob.received() == ["*** guest2 has joined #lobby"]
 
 
 def test_tlsHandshakeOnAPlainPortIsTurnedAway() -> None:
     server = FakeServer()
-    client = server.connect()
-    client.received()
+    client = server._connectTo(server.factory, "127.0.0.1", wait=False)
     client.protocol.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200))
     assert isClosedWith(client, "This port speaks plain text, not TLS")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chat.limits import Limits
 from chat.line.packets import PACKET_WAIT, asPacket
-from chat.line.protocol import JOIN_DELAY
+from chat.line.protocol import ENTRY_DELAY
 from daemon import TIMEOUT, joinAs
 from helpers import FakeClient, FakeServer
 
@@ -28,7 +28,7 @@ def newcomer(server: FakeServer, *others: FakeClient) -> FakeClient:
     room; what it and C{others} were told so far is forgotten.
     """
     client = server.connect()
-    server.clock.advance(JOIN_DELAY)
+    server.clock.advance(ENTRY_DELAY)
     client.sent()
     for other in others:
         other.received()
@@ -245,7 +245,7 @@ def greeting(printed: str) -> tuple[str, str]:
     The guest nick the tutorial's client was given, and the rest of what it printed after
     its greeting: sent before the client had said anything, the greeting is in lines, each
     ending in CRLF, and C{print} adds a blank line after it (after the welcome too, when the
-    join comes L{JOIN_DELAY} later, in a packet of its own).
+    join comes L{ENTRY_DELAY} later, in a packet of its own).
     """
     match = re.match(
         r"\*\*\* Welcome to chat, (guest\d+)! Type /help for the commands\.\r\n\n?"

@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from twisted.internet.error import ConnectionLost
 
 from chat.limits import Limits
-from chat.line.protocol import JOIN_DELAY
+from chat.line.protocol import ENTRY_DELAY
 from chat.names import foldNick
 from chat.line.render import visible
 from chat.names import unshownCharacter
@@ -124,7 +124,7 @@ class ChatMachine(RuleBasedStateMachine):
     @rule()
     def connect(self) -> None:
         client = self.server.connect()
-        self.server.clock.advance(JOIN_DELAY)
+        self.server.clock.advance(ENTRY_DELAY)
         assert client.received()[0].startswith("*** Welcome")
         self.live.append(client)
 

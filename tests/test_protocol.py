@@ -9,7 +9,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 
 from chat.limits import Limits
-from chat.line.protocol import JOIN_DELAY
+from chat.line.protocol import ENTRY_DELAY
 from helpers import FakeServer
 
 
@@ -20,11 +20,24 @@ def test_welcomeMotdAndDefaultRoom() -> None:
         "*** Welcome to testchat, guest1! Type /help for the commands.",
         "*** MOTD: Be nice.",
         "*** MOTD: Have fun.",
+        "*** guest1 has joined #lobby",
     ]
-    server.clock.advance(JOIN_DELAY)  # or its first input, whichever comes first
-    assert client.received() == ["*** guest1 has joined #lobby"]
     assert client.protocol.room == "#lobby"
     assert server.gate.connections == {client.protocol}
+
+
+def test_aClientIsLetInOnItsFirstInputOrAfterTheEntryDelay() -> None:
+    server = FakeServer()
+    (watcher,) = server.connectMany("watcher")
+    quiet = server._connectTo(server.factory, "127.0.0.1", wait=False)
+    talker = server._connectTo(server.factory, "127.0.0.1", wait=False)
+    talker.send("hello")  # let in at once, then said
+    assert watcher.received() == ["*** guest2 has joined #lobby", "<guest2> hello"]
+    assert quiet.protocol.nick == "" and quiet.transport.value() == b""  # not in yet
+    server.clock.advance(ENTRY_DELAY)
+    assert watcher.received() == ["*** guest3 has joined #lobby"]
+    assert quiet.received()[0] == "*** Welcome to testchat, guest3! Type /help for the commands."
+    assert server.gate._entry is None  # no timer left waiting
 
 
 def test_guestNicksAreUnique() -> None:
@@ -364,7 +377,7 @@ def test_historyIsReplayedOnJoin() -> None:
     alice.send("/me second")
     alice.send("/msg alice private")
     bob = server.connect()
-    server.clock.advance(JOIN_DELAY)
+    server.clock.advance(ENTRY_DELAY)
     assert bob.received()[-2:] == [
         "[history 2023-11-14T22:13:20Z] <alice> first",
         "[history 2023-11-14T22:14:21Z] * alice second",
@@ -377,7 +390,7 @@ def test_historyKeepsTheLastLines() -> None:
     for n in range(5):
         alice.send(f"line {n}")
     bob = server.connect()
-    server.clock.advance(JOIN_DELAY)
+    server.clock.advance(ENTRY_DELAY)
     replay = [line for line in bob.received() if line.startswith("[history")]
     assert [line.split("> ")[1] for line in replay] == ["line 2", "line 3", "line 4"]
 

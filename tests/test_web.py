@@ -25,7 +25,7 @@ from wsproto.events import (
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
-from chat.line.protocol import JOIN_DELAY, LineFactory
+from chat.line.protocol import ENTRY_DELAY, LineFactory
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
 from helpers import NO_FLOOD, FakeClient
@@ -81,7 +81,7 @@ class Server:
         protocol = self.line.buildProtocol(transport.getPeer())
         protocol.makeConnection(transport)
         self.clock.advance(0)  # in and welcomed
-        self.clock.advance(JOIN_DELAY)  # and in the default room
+        self.clock.advance(ENTRY_DELAY)  # and in the default room
         client = FakeClient(protocol, transport)
         client.received()
         return client

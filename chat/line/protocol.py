@@ -11,20 +11,19 @@ telnet's commands are answered and taken out of the input (L{chat.line.telnet}),
 that sends one message per packet, with no line ending, is told by its first message and
 spoken to as it expects (L{chat.line.packets}).
 
-A client is welcomed at once (C{nc} users wait for a first line), but joins its first room
-only once it shows it is a chat client: on its first input, or L{JOIN_DELAY} seconds after the
-welcome, whichever comes first.  A web browser, a TLS client or a scanner that met the port
-by mistake sends its request at once and is refused before that: the room never hears of it
-joining and leaving, and it never sees the room's history.
+A client is let in (given a nick, welcomed and seated in the default room) once it shows it
+is a chat client: on its first input, or L{ENTRY_DELAY} seconds after it connected, whichever
+comes first (C{nc} users wait for a first line; they wait a tenth of a second).  A web
+browser, a TLS client or a scanner that met the port by mistake sends its request at once and
+is refused before that: it never has a nick, the room never hears of it joining and leaving,
+and it never sees the room's history.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -44,11 +43,10 @@ _HTTP_REQUEST = re.compile(rb"[A-Z]{3,7} \S+ HTTP/\d\.\d\Z")
 _TLS_HANDSHAKE = b"\x16\x03"
 _IAC = bytes([IAC])
 
-# Seconds after the welcome before a client that has sent nothing joins its first room: more
-# than a probe takes to send its request (it sends it with the handshake's last packet, so it
-# is read within a turn or two of the accept), little enough to add nothing a person notices
-# and little to a connect storm.
-JOIN_DELAY = 0.1
+# Seconds after connecting before a client that has sent nothing is let in: more than a probe
+# takes to send its request (it sends it with the handshake's last packet, so it is read
+# within a turn or two of the accept), little enough that no person notices.
+ENTRY_DELAY = 0.1
 
 
 class LineProtocol(Connection, LineReceiver):
@@ -68,7 +66,7 @@ class LineProtocol(Connection, LineReceiver):
     _decided = False
     _telnet: TelnetInput | None = None
     _hinted = False
-    _awaitingJoin = False
+    _entry: defer.Deferred[None] | None = None
     packets = False
 
     def __init__(self) -> None:
@@ -81,12 +79,27 @@ class LineProtocol(Connection, LineReceiver):
         if not self.startConnection(factory.gate, factory.fanout):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
-        self._reader.waitFor(factory.gate.enter().addCallback(self._enter))
+        self._entry = factory.gate.enter(ENTRY_DELAY)
+        self._entry.addCallbacks(self._enter, lambda failure: failure.trap(defer.CancelledError))
 
-    def _enter(self, _: None) -> defer.Deferred[None] | None:
+    def enterNow(self) -> None:
+        """
+        The client sent something that is not a probe: let it in without waiting.
+        """
+        if self._entry is not None and not self._entry.called:
+            self._entry.cancel()
+            self._enter(None)
+
+    def _enter(self, _: None) -> None:
+        """
+        Register, welcome and seat the client (see the module docstring); its input waits
+        until then.
+        """
+        self._entry = None
         if self.closing:
-            return None
-        return self.factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered)
+            return
+        hub = self.factory.hub
+        self._reader.waitFor(hub.connect(self).addCallbacks(self._registered, self._notRegistered))
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The
@@ -95,33 +108,16 @@ class LineProtocol(Connection, LineReceiver):
         self.deliver(events.Notice(f"Welcome to {factory.name}, {nick}! Type /help for the commands."))
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
-        if self._sawInput:
-            self._joinFirstRoom()
-        else:
-            self._awaitingJoin = True
-            factory.joinLater(self)
-
-    def _joinFirstRoom(self) -> None:
-        """
-        Join the default room, once: see the module docstring.
-        """
-        self._stopAwaitingJoin()
-        if self.room or self.closing:
-            return
-        self.room = self.factory.hub.join(self, self.factory.hub.defaultRoom).name
+        self.room = factory.hub.join(self, factory.hub.defaultRoom).name
 
     def _notRegistered(self, failure: Failure) -> None:
         if not self.closing:
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")
 
-    def _stopAwaitingJoin(self) -> None:
-        if self._awaitingJoin:
-            self._awaitingJoin = False
-            self.factory.joinedOrGone()
-
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._stopAwaitingJoin()
+        if self._entry is not None and not self._entry.called:
+            self._entry.cancel()
         if self._reader is not None:
             self._reader.stop()
         if self._firstInput is not None:
@@ -144,8 +140,7 @@ class LineProtocol(Connection, LineReceiver):
                 self.gate.stats.refusedConnections["http"] += 1
                 self.drop("This is a chat server, not a web server")
                 return
-            if self._awaitingJoin:  # registered: join before the input is read
-                self._joinFirstRoom()
+            self.enterNow()
         if self._telnet is not None or _IAC in data:
             if self._telnet is None:
                 self._telnet = TelnetInput(self)
@@ -259,46 +254,8 @@ class LineFactory(ServerFactory):
         self.hub = hub
         self.gate = gate
         self.fanout = BatchFanout(gate.clock, encode)
-        # Connections waiting to join their first room, in the order they are due: one timer
-        # for all, not a DelayedCall each (ten thousand in a connect storm).
-        self._joining: deque[tuple[float, LineProtocol]] = deque()
-        self._awaiting = 0  # how many of those still wait
-        self._joinTimer: IDelayedCall | None = None
         self.name = name
         self.motd = motd
-
-    def joinLater(self, protocol: LineProtocol) -> None:
-        """
-        Have C{protocol} join its first room L{JOIN_DELAY} seconds from now, unless it has
-        by then.
-        """
-        clock = self.gate.clock
-        self._joining.append((clock.seconds() + JOIN_DELAY, protocol))
-        self._awaiting += 1
-        if self._joinTimer is None:
-            self._joinTimer = clock.callLater(JOIN_DELAY, self._joinDue)
-
-    def joinedOrGone(self) -> None:
-        """
-        One of the connections waiting to join did, or went: when none waits, stop the timer.
-        """
-        self._awaiting -= 1
-        if not self._awaiting:
-            self._joining.clear()
-            if self._joinTimer is not None:
-                self._joinTimer.cancel()
-                self._joinTimer = None
-
-    def _joinDue(self) -> None:
-        self._joinTimer = None
-        now = self.gate.clock.seconds()
-        joining = self._joining
-        while joining and joining[0][0] <= now:
-            protocol = joining.popleft()[1]
-            if protocol._awaitingJoin:
-                protocol._joinFirstRoom()
-        if joining:
-            self._joinTimer = self.gate.clock.callLater(joining[0][0] - now, self._joinDue)
 
     @property
     def maxLine(self) -> int:

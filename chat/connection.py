@@ -134,6 +134,7 @@ class Connection:
     echo = True
     peer = ""
     host: str | None = None
+    countedHost: str | None = None
     lastActive = 0.0
     closeReason = ""
     _sendQueue: SendQueue | None = None
@@ -149,10 +150,11 @@ class Connection:
 
     # Lifetime
 
-    def startConnection(self, gate: Gate, fanout: BatchFanout) -> bool:
+    def startConnection(self, gate: Gate, fanout: BatchFanout, prepare: bool = True) -> bool:
         """
         Ask C{gate} to admit this connection; return whether it did.  A refused connection is
-        told why and closed.
+        told why and closed.  Unless told not to C{prepare} it now (a front end that lets
+        its connections in later: see L{prepareConnection}), set it up for output.
         """
         self.gate = gate
         self.fanout = fanout
@@ -167,6 +169,16 @@ class Connection:
             self.log.info("{peer} refused: {why}", peer=self.peer, why=refusal)
             self.drop(refusal, log=False)
             return False
+        if prepare:
+            self.prepareConnection()
+        return True
+
+    def prepareConnection(self) -> None:
+        """
+        Set the connection up for the output to come: no Nagle delay, keepalive, the send
+        queue's count.  A front end may leave this until it lets the connection in, so that
+        the reactor's accept loop does as little as it can in a connect storm.
+        """
         for option in ("setTcpNoDelay", "setTcpKeepAlive"):
             setter = getattr(self.transport, option, None)
             if setter is not None:
@@ -175,7 +187,6 @@ class Connection:
         if hasattr(self.transport, "registerProducer"):
             self._sendQueue = SendQueue()
             self.transport.registerProducer(self._sendQueue, True)
-        return True
 
     def endConnection(self, reason: Failure) -> str:
         """

@@ -27,6 +27,7 @@ class Admitted(Protocol):
     """
 
     host: str | None
+    countedHost: str | None  # set by the gate: the host it counted it under, if any
     lastActive: float
 
     @property
@@ -58,6 +59,7 @@ class Gate:
         self.stats = Stats()
         self.connections: set[Admitted] = set()
         self._perHost: Counter[str] = Counter()
+        self._counts: dict[str, bool] = {}
         self._whenEmpty: list[defer.Deferred[None]] = []
         self._stopping = False
         # One timer for every connection's idle timeout: a DelayedCall each would cost 440
@@ -80,12 +82,13 @@ class Gate:
         if len(self.connections) >= self.limits.maxClients:
             self.stats.refusedConnections["full"] += 1
             return "The server is full; try again later"
-        host = self._countedHost(connection)
+        host = self._countedHost(connection.host)
         if host is not None:
             if self._perHost[host] >= self.limits.maxPerIP:
                 self.stats.refusedConnections["per-ip"] += 1
                 return f"Too many connections from {host}"
             self._perHost[host] += 1
+        connection.countedHost = host
         self.connections.add(connection)
         if self.limits.idleTimeout and not self._idleCheck.running:
             self._idleCheck.start(self.limits.idleCheckInterval, now=False)
@@ -138,7 +141,7 @@ class Gate:
         if connection not in self.connections:
             return
         self.connections.remove(connection)
-        host = self._countedHost(connection)
+        host = connection.countedHost
         if host is not None:
             self._perHost[host] -= 1
             if not self._perHost[host]:
@@ -156,6 +159,7 @@ class Gate:
         send queues; the connections made from then on get the new input limits too.
         """
         self.limits = limits
+        self._counts.clear()
         if self._idleCheck.running:
             self._idleCheck.stop()
         if limits.idleTimeout and self.connections:
@@ -171,9 +175,19 @@ class Gate:
         ]:
             connection.closeIdle()
 
-    def _countedHost(self, connection: Admitted) -> str | None:
-        host = connection.host
-        return host if self.limits.countsPerIP(host) else None
+    def _countedHost(self, host: str | None) -> str | None:
+        """
+        C{host} if its connections count against C{--max-per-ip}, else L{None}; remembered,
+        since in a connect storm the same few addresses come thousands of times.
+        """
+        if host is None:
+            return None
+        counts = self._counts.get(host)
+        if counts is None:
+            if len(self._counts) >= 4096:
+                self._counts.clear()
+            counts = self._counts[host] = self.limits.countsPerIP(host)
+        return host if counts else None
 
     def shutdown(self, grace: float) -> defer.Deferred[None]:
         """

@@ -76,7 +76,7 @@ class LineProtocol(Connection, LineReceiver):
 
     def connectionMade(self) -> None:
         factory = self.factory
-        if not self.startConnection(factory.gate, factory.fanout):
+        if not self.startConnection(factory.gate, factory.fanout, prepare=False):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
         self._entry = factory.gate.enter(ENTRY_DELAY)
@@ -98,6 +98,7 @@ class LineProtocol(Connection, LineReceiver):
         self._entry = None
         if self.closing:
             return
+        self.prepareConnection()
         hub = self.factory.hub
         self._reader.waitFor(hub.connect(self).addCallbacks(self._registered, self._notRegistered))
 

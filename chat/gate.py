@@ -61,6 +61,7 @@ class Gate:
         self._idleCheck.clock = clock
         self._entering: deque[defer.Deferred[None]] = deque()
         self._entry: IDelayedCall | None = None
+        self._held = False
 
     def admit(self, connection: Admitted) -> str | None:
         """
@@ -88,9 +89,25 @@ class Gate:
         """
         entering: defer.Deferred[None] = defer.Deferred()
         self._entering.append(entering)
-        if self._entry is None:
+        if self._entry is None and not self._held:
             self._entry = self.clock.callLater(0, self._letIn)
         return entering
+
+    def holdUntil(self, ready: defer.Deferred[object]) -> None:
+        """
+        Let no connection into the chat until C{ready} fires (either way): the listening ports
+        may accept before the server has loaded what it kept (room history, accounts), and a
+        client let in before that would miss the replay of its room.
+        """
+        self._held = True
+
+        def release(result: object) -> object:
+            self._held = False
+            if self._entering and self._entry is None:
+                self._entry = self.clock.callLater(0, self._letIn)
+            return result
+
+        ready.addBoth(release)
 
     def _letIn(self) -> None:
         self._entry = None

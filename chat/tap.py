@@ -5,6 +5,7 @@ The C{twistd chat} command line and the service it runs; C{chat.tac} runs the sa
 from __future__ import annotations
 
 import ipaddress
+import os
 import resource
 import signal
 
@@ -16,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from chat.accepting import EagerAccepts
+from chat.accounts import Accounts
 from chat.cluster import ClusterLink
 from chat.errors import InvalidName
 from chat.gate import Gate
@@ -24,6 +26,8 @@ from chat.irc.protocol import IRCFactory
 from chat.limits import Limits
 from chat.line.protocol import LineFactory
 from chat.names import checkRoom
+from chat.store import MemoryStore, SQLiteStore
+from chat.store.service import StateService
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
 
@@ -101,6 +105,9 @@ class Options(usage.Options):
         ["redis-db", None, 0, "Redis database number for this cluster's keys.", _nonNegative],
         ["node-ttl", None, 6.0,
          "Seconds after which a node that stopped answering counts as gone.", _positive],
+        ["state", None, "chat.sqlite3",
+         "SQLite file keeping room history and accounts across restarts; '' keeps nothing."],
+        ["keep-days", None, 30, "Days a room's lines are kept; 0: forever.", _nonNegative],
         ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
     ]
@@ -162,6 +169,9 @@ class Options(usage.Options):
             self["default-room"] = checkRoom(self["default-room"])
         except InvalidName as e:
             raise usage.UsageError(f"--default-room: {e}") from None
+        if self["state"]:
+            # Absolute: twistd may change directory when it daemonizes.
+            self["state"] = os.path.abspath(self["state"])
         self["motdLines"] = self._readMotd(self["motd"]) if self["motd"] else ()
         try:
             exempt = tuple(
@@ -231,8 +241,10 @@ class ChatService(service.MultiService):
         gate: Gate,
         shutdownGrace: float,
         cluster: service.IService | None = None,
+        state: StateService | None = None,
     ) -> None:
         super().__init__()
+        self.state = state
         self.gate = gate
         self.shutdownGrace = shutdownGrace
         self.cluster = cluster
@@ -244,6 +256,9 @@ class ChatService(service.MultiService):
         super().privilegedStartService()
 
     def startService(self) -> None:
+        if self.state is not None:
+            self.state.startService()
+            self.gate.holdUntil(self.state.ready)
         super().startService()
         if self.cluster is not None:
             self.cluster.startService()
@@ -268,6 +283,9 @@ class ChatService(service.MultiService):
         if self.cluster is not None:
             # Last: the other nodes hear of this node's clients leaving.
             stopped.addCallback(lambda _: self.cluster.stopService())
+        if self.state is not None:
+            # Last of all: every line said before the end is written.
+            stopped.addCallback(lambda _: self.state.stopService())
         return stopped
 
 
@@ -279,11 +297,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     """
     if reactor is None:
         from twisted.internet import reactor
+    store = SQLiteStore(reactor, options["state"]) if options["state"] else MemoryStore()
     hub = Hub(
         reactor,
         historySize=options["history"],
         defaultRoom=options["default-room"],
         bigRoom=options["big-room"],
+        store=store,
+        accounts=Accounts(reactor, store),
     )
     gate = Gate(reactor, options["limits"])
     frontEnds = [
@@ -308,7 +329,8 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
             db=options["redis-db"],
             ttl=options["node-ttl"],
         )
-    chat = ChatService(reactor, gate, options["shutdown-grace"], cluster)
+    state = StateService(reactor, hub, store, options["keep-days"])
+    chat = ChatService(reactor, gate, options["shutdown-grace"], cluster, state)
     for descriptions, factory in frontEnds:
         for description in descriptions:
             listener = internet.StreamServerEndpointService(

@@ -99,6 +99,15 @@ class SQLiteStore:
             return defer.fail(RuntimeError(f"The state file {self.path} is not open"))
         return self._pool.runInteraction(interaction, *args)
 
+    def _read(self, interaction: Callable[..., object], *args: object) -> defer.Deferred:
+        """
+        Run C{interaction} after the lines queued so far are written: the one thread runs
+        them in order, so that a reader sees every line said before it asked.
+        """
+        if self._queued:
+            self._writeQueued()
+        return self._run(interaction, *args)
+
     def start(self) -> defer.Deferred[None]:
         self._pool = adbapi.ConnectionPool(
             "sqlite3",
@@ -174,7 +183,7 @@ class SQLiteStore:
             )
             return [_said(row) for row in reversed(cursor.fetchall())]
 
-        return self._run(read)
+        return self._read(read)
 
     def recentLines(self, limit: int) -> defer.Deferred[dict[str, list[events.Said]]]:
         def read(cursor: _Cursor) -> dict[str, list[events.Said]]:
@@ -189,14 +198,14 @@ class SQLiteStore:
                 rooms.setdefault(key, []).append(_said(tuple(row)))
             return rooms
 
-        return self._run(read)
+        return self._read(read)
 
     def prune(self, before: float) -> defer.Deferred[int]:
         def delete(cursor: _Cursor) -> int:
             cursor.execute("DELETE FROM lines WHERE time < ?", (before,))
             return cursor.rowcount
 
-        return self._run(delete)
+        return self._read(delete)
 
     # Accounts
 

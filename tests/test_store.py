@@ -5,6 +5,7 @@ SQLite file's schema upgrade; and the hub's use of a store for room history.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -85,6 +86,7 @@ def test_sqliteKeepsAcrossReopening(tmp_path) -> None:
     yield store.stop()
     assert lines == [said("#a", "alice", "kept", 1.0)]
     assert account == Account("alice", "hash", 1.0)
+    assert os.stat(path).st_mode & 0o777 == 0o600
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

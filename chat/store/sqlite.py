@@ -14,6 +14,7 @@ each entry of L{UPGRADES} takes the file from one version to the next, in one tr
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 
@@ -109,6 +110,14 @@ class SQLiteStore:
         return self._run(interaction, *args)
 
     def start(self) -> defer.Deferred[None]:
+        try:
+            # Readable by this user alone: it holds password hashes.  A small local call,
+            # before the chat starts.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as e:
+            return defer.fail(e)
         self._pool = adbapi.ConnectionPool(
             "sqlite3",
             self.path,

@@ -89,6 +89,8 @@ def chatArgv(port: int) -> list[str]:
         str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat",
         "--port", f"tcp:{port}:interface=127.0.0.1",
         "--flood-burst", "1000", "--flood-rate", "100000",
+        # No state file: runs would pile up lines in one, and measure each other.
+        "--state", "",
     ]
 
 

@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 import pytest_twisted
 from helpers import FakeServer, Recorder
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.internet.testing import MemoryReactorClock
 
 from chat import events
@@ -197,3 +197,22 @@ def test_pruning() -> None:
     assert not [e for e in member.take() if isinstance(e, events.Replayed)]
     assert store.lines("#old", 10).result == []
     state.stopService()
+
+
+def test_noClientBeforeTheStateIsLoaded() -> None:
+    """
+    A client accepted before the store is loaded waits at the gate, so that it is replayed
+    its room's history like any other.
+    """
+    store = MemoryStore()
+    store.addLine(said("#lobby", "alice", "from before", 1.0))
+    server = FakeServer(history=5)
+    server.hub.store = store
+    loaded: defer.Deferred[None] = defer.Deferred()
+    server.gate.holdUntil(loaded)
+    client = server.connect()
+    assert client.received() == []
+    server.hub.load().chainDeferred(loaded)
+    lines = client.received()
+    assert lines[0].startswith("*** Welcome")
+    assert lines[-1] == "[history 1970-01-01T00:00:01Z] <alice> from before"

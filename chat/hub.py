@@ -195,7 +195,9 @@ class Hub:
             def loaded(rooms: dict[str, list[events.Said]]) -> None:
                 self._kept = rooms
                 for key, room in self._rooms.items():
-                    room.history.extend(self._kept.pop(key, ()))
+                    kept = self._kept.pop(key, ())
+                    if not room.history:  # else the cluster's, from Redis, came first
+                        room.history.extend(kept)
 
             loading.append(self.store.recentLines(self._historySize).addCallback(loaded))
         if self.accounts is not None:

@@ -284,8 +284,8 @@ class ChatService(service.MultiService):
             # Last: the other nodes hear of this node's clients leaving.
             stopped.addCallback(lambda _: self.cluster.stopService())
         if self.state is not None:
-            # Last of all: every line said before the end is written.
-            stopped.addCallback(lambda _: self.state.stopService())
+            # Last of all, whatever came before: every line said before the end is written.
+            stopped.addBoth(lambda result: self.state.stopService().addCallback(lambda _: result))
         return stopped
 
 

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from chat.errors import AccountError, AccountLocked
 from chat.names import checkNick, foldNick
@@ -42,6 +43,9 @@ class Accounts:
     @ivar registered: every registered nick, folded, loaded by L{load} and kept up to date,
         so that the hub can refuse a registered nick without waiting for the store.
     """
+
+    # What an operator needs to see (registrations, lockouts), never a password.
+    log = Logger()
 
     def __init__(
         self,
@@ -115,6 +119,7 @@ class Accounts:
                 raise AccountError(f"The nick {nick} is registered already")
             self.registered.add(foldNick(nick))
             self._identified[member] = foldNick(nick)
+            self.log.info("{nick} registered", nick=nick)
 
         return self._runInThread(self._hasher.hash, password).addCallback(hashed).addCallback(created)
 
@@ -161,6 +166,7 @@ class Accounts:
         def verified(account: Account) -> defer.Deferred[str]:
             def deleted(_: None) -> str:
                 self.registered.discard(foldNick(account.nick))
+                self.log.info("{nick} unregistered", nick=account.nick)
                 for someone, identity in list(self._identified.items()):
                     if identity == foldNick(account.nick):
                         del self._identified[someone]
@@ -196,6 +202,7 @@ class Accounts:
                 self._failed(key, nick)
                 raise AccountError(f"Wrong password for {account.nick}")
             self._failures.pop(key, None)
+            self.log.info("{address} identified as {nick}", address=address, nick=account.nick)
             return account
 
         return self._store.account(nick).addCallback(found)
@@ -220,6 +227,15 @@ class Accounts:
         if len(failures) >= MAX_FAILURES:
             del self._failures[key]
             self._lockedUntil[key] = now + LOCKOUT
+            self.log.warn(
+                "{address} locked out of {nick} for {minutes:.0f} minutes: {count} wrong "
+                "passwords in {window:.0f} seconds",
+                address=key[1],
+                nick=nick,
+                minutes=LOCKOUT / 60,
+                count=MAX_FAILURES,
+                window=FAILURE_WINDOW,
+            )
         self._sweep(now)
 
     def _sweep(self, now: float) -> None:

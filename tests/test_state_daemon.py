@@ -49,9 +49,17 @@ def test_historyAndAccountsSurviveSigterm(daemons, tmp_path) -> None:
         "<alice> before the restart",
         "<alice> second line",
     ]
-    bob = connect(second, "carol")
-    bob.send("/nick alice")
-    assert "is registered" in bob.readUntil("registered")[-1]
+    carol = connect(second, "carol")
+    carol.send("/nick alice")
+    assert "is registered" in carol.readUntil("registered")[-1]
+    carol.send("/identify alice wrongpassword")
+    carol.readUntil("Wrong password")
+    carol.send("/identify alice secret123")
+    assert carol.readUntil("now known as alice")[0] == "*** You are identified as alice"
+    second.waitForLog(r"identified as alice")
+    # Passwords, right or wrong, are never logged.
+    assert "secret123" not in first.log() + second.log()
+    assert "wrongpassword" not in second.log()
 
 
 def test_historySurvivesSigkill(daemons, tmp_path) -> None:

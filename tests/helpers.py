@@ -149,9 +149,13 @@ class MixedServer(FakeServer):
     """
 
     def __init__(
-        self, history: int = 20, motd: tuple[str, ...] = (), limits: Limits = NO_FLOOD
+        self,
+        history: int = 20,
+        motd: tuple[str, ...] = (),
+        limits: Limits = NO_FLOOD,
+        store: Store | None = None,
     ) -> None:
-        super().__init__(history, motd, limits)
+        super().__init__(history, motd, limits, store)
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(

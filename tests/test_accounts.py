@@ -6,7 +6,7 @@ registered nick refused to others, and wrong passwords locking an account for on
 from __future__ import annotations
 
 import pytest_twisted
-from helpers import CHEAP_HASHER, FakeServer
+from helpers import CHEAP_HASHER, FakeServer, MixedServer
 from twisted.internet import reactor
 
 from chat.accounts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Accounts
@@ -46,6 +46,23 @@ def test_registeredNickIsNickTaken() -> None:
     A front end that knows no accounts (IRC) refuses a registered nick as a taken one.
     """
     assert issubclass(NickRegistered, NickTaken)
+
+
+def test_registeredNickRefusedOnIRC() -> None:
+    """
+    IRC has no way to identify yet: a registered nick is refused there as a taken one (433),
+    on registering and on changing nick.
+    """
+    server = MixedServer(store=MemoryStore())
+    registered(server).send("/quit")
+    irc = server.connectIRC()
+    irc.send("NICK alice")
+    irc.send("USER alice 0 * :Alice")
+    assert irc.received() == [":testchat 433 * alice :Nickname is already in use"]
+    irc.send("NICK bob")
+    irc.received()
+    irc.send("NICK Alice")
+    assert irc.received() == [":testchat 433 bob Alice :Nickname is already in use"]
 
 
 def test_identifyTakesTheNick() -> None:

@@ -216,3 +216,29 @@ def test_noClientBeforeTheStateIsLoaded() -> None:
     lines = client.received()
     assert lines[0].startswith("*** Welcome")
     assert lines[-1] == "[history 1970-01-01T00:00:01Z] <alice> from before"
+
+
+def test_stateOptions(tmp_path, monkeypatch) -> None:
+    """
+    C{--state} names the SQLite file, made absolute (twistd may change directory), by default
+    C{chat.sqlite3} here; C{--state ''} keeps everything in memory.  Building the service
+    opens no file: starting it does.
+    """
+    from chat.tap import Options, makeService
+
+    monkeypatch.chdir(tmp_path)
+
+    def parse(*argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    default = parse()
+    assert default["state"] == str(tmp_path / "chat.sqlite3")
+    assert default["keep-days"] == 30
+    service = makeService(default, MemoryReactorClock())
+    assert isinstance(service.state.store, SQLiteStore)
+    assert list(tmp_path.iterdir()) == []
+    assert parse("--state", "kept.db", "--keep-days", "0")["state"] == str(tmp_path / "kept.db")
+    service = makeService(parse("--state", ""), MemoryReactorClock())
+    assert isinstance(service.state.store, MemoryStore)

@@ -48,6 +48,13 @@ SCHEMA_VERSION = len(UPGRADES)
 
 
 def _connected(connection: sqlite3.Connection) -> None:
+    """
+    Set up a new connection, in the writer thread: the file readable by this user alone, as it
+    holds password hashes (SQLite gives its C{-wal} and C{-shm} files the same mode).
+    """
+    path = connection.execute("PRAGMA database_list").fetchone()[2]
+    if path:
+        os.chmod(path, 0o600)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=ON")
@@ -110,14 +117,6 @@ class SQLiteStore:
         return self._run(interaction, *args)
 
     def start(self) -> defer.Deferred[None]:
-        try:
-            # Readable by this user alone: it holds password hashes.  A small local call,
-            # before the chat starts.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
-        except OSError as e:
-            return defer.fail(e)
         self._pool = adbapi.ConnectionPool(
             "sqlite3",
             self.path,

@@ -100,6 +100,8 @@ def chatArgv(port: int, irc: bool = False) -> list[str]:
     return [
         str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat", *listen,
         "--flood-burst", "1000", "--flood-rate", "100000",
+        # No state file: runs would pile up lines in one, and measure each other.
+        "--state", "",
     ]
 
 

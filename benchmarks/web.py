@@ -38,6 +38,8 @@ def chatServer(port: int) -> Server:
         str(BIN / "twistd"), "-n", "--pidfile=", "--logfile=-", "chat",
         "--port", "tcp:0:interface=127.0.0.1", "--web", f"tcp:{port}:interface=127.0.0.1",
         "--flood-burst", "1000", "--flood-rate", "100000",
+        # No state file: runs would pile up lines in one, and measure each other.
+        "--state", "",
     ]
     return Server("chat daemon", argv, port)
 

@@ -67,3 +67,33 @@ class AlreadyInRoom(ChatError):
     def __init__(self, room: str) -> None:
         super().__init__(f"You are already in {room}")
         self.room = room
+
+
+class NickRegistered(NickTaken):
+    """
+    The nick belongs to an account, and the user has not identified as its owner.  A kind of
+    L{NickTaken}, so that a front end that knows no accounts refuses it as a taken nick.
+    """
+
+    def __init__(self, nick: str) -> None:
+        ChatError.__init__(
+            self,
+            f"The nick {nick} is registered; if it is yours, /identify {nick} PASSWORD",
+        )
+        self.nick = nick
+
+
+class AccountError(ChatError):
+    """
+    An account request was refused: no such account, a wrong password, one already taken.
+    """
+
+
+class AccountLocked(AccountError):
+    def __init__(self, nick: str, seconds: float) -> None:
+        minutes = max(1, round(seconds / 60))
+        super().__init__(
+            f"Too many wrong passwords for {nick} from your address; try again in "
+            f"{minutes} minute{'' if minutes == 1 else 's'}"
+        )
+        self.nick = nick

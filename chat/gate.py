@@ -71,6 +71,7 @@ class Gate:
         self._order = itertools.count()
         self._waiting = 0
         self._entry: IDelayedCall | None = None
+        self._held = False
 
     def admit(self, connection: Admitted) -> str | None:
         """
@@ -105,7 +106,7 @@ class Gate:
         entering: defer.Deferred[None] = defer.Deferred(self._leftTheQueue)
         heapq.heappush(self._entering, (self.clock.seconds() + delay, next(self._order), entering))
         self._waiting += 1
-        if self._entry is None:
+        if self._entry is None and not self._held:
             self._entry = self.clock.callLater(delay, self._letIn)
         return entering
 
@@ -119,6 +120,33 @@ class Gate:
             if self._entry is not None:
                 self._entry.cancel()
                 self._entry = None
+
+    @property
+    def holding(self) -> bool:
+        """
+        Whether the gate lets nobody in for now (see L{holdUntil}).
+        """
+        return self._held
+
+    def holdUntil(self, ready: defer.Deferred[object]) -> None:
+        """
+        Let no connection into the chat until C{ready} fires (either way): the listening ports
+        may accept before the server has loaded what it kept (room history, accounts), and a
+        client let in before that would miss the replay of its room.
+        """
+        self._held = True
+
+        def release(result: object) -> object:
+            # Those that waited meanwhile have waited long enough: in they go, at once.
+            self._held = False
+            now = self.clock.seconds()
+            self._entering = [(min(due, now), order, d) for due, order, d in self._entering]
+            heapq.heapify(self._entering)
+            if self._entering and self._entry is None:
+                self._entry = self.clock.callLater(0, self._letIn)
+            return result
+
+        ready.addBoth(release)
 
     def _letIn(self) -> None:
         self._entry = None

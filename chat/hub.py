@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
@@ -21,6 +21,7 @@ from chat import events
 from chat.errors import (
     AlreadyInRoom,
     ChatError,
+    NickRegistered,
     NickTaken,
     NoSuchNick,
     NoSuchRoom,
@@ -29,6 +30,10 @@ from chat.errors import (
 from chat.names import checkNick, checkRoom, checkTopic, foldNick, foldRoom
 from chat.relay import ALONE, Relay, RemoteMember, isRemote
 from chat.text import carriable, checkText
+
+if TYPE_CHECKING:
+    from chat.accounts import Accounts
+    from chat.store.interface import Store
 
 __all__ = ["ChatError", "Fanout", "Hub", "Member", "Room"]
 
@@ -149,6 +154,8 @@ class Hub:
         leave, quit and nick change, only the member concerned (as Twitch does from 1000): in
         a room that size they are noise, and telling N members of N joins costs N squared.
         0: every room announces them.
+    @ivar store: where the lines said in rooms are kept, if anywhere.
+    @ivar accounts: the registered nicks, if the server has accounts.
     """
 
     def __init__(
@@ -158,9 +165,16 @@ class Hub:
         defaultRoom: str = "#lobby",
         bigRoom: int = 1000,
         relay: Relay = ALONE,
+        store: Store | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self._clock = clock
         self.relay = relay
+        self.store = store
+        self.accounts = accounts
+        # The history of rooms that are not there now, by folded name: what a room replays
+        # when it is created again.  Filled from the store by load, then as rooms vanish.
+        self._kept: dict[str, list[events.Said]] = {}
         self._historySize = historySize
         self.bigRoom = bigRoom
         self._members: dict[str, Member] = {}
@@ -169,6 +183,34 @@ class Hub:
         self._pending: set[Member] = set()  # connected, waiting for the relay to grant a nick
         self._guests = 0
         self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
+
+    def load(self) -> defer.Deferred[None]:
+        """
+        Read what the store kept: the last lines of every room, so that a room replays them
+        when it is next created (or now, if it exists), and the registered nicks.
+        """
+        loading = []
+        if self.store is not None and self._historySize:
+
+            def loaded(rooms: dict[str, list[events.Said]]) -> None:
+                self._kept = rooms
+                for key, room in self._rooms.items():
+                    kept = self._kept.pop(key, ())
+                    if not room.history:  # else the cluster's, from Redis, came first
+                        room.history.extend(kept)
+
+            loading.append(self.store.recentLines(self._historySize).addCallback(loaded))
+        if self.accounts is not None:
+            loading.append(self.accounts.load())
+        return defer.gatherResults(loading, consumeErrors=True).addCallback(lambda _: None)
+
+    def forgetBefore(self, before: float) -> None:
+        """
+        Drop the kept history of rooms not there now whose last line is older than C{before},
+        as the store prunes its own.
+        """
+        for key in [key for key, lines in self._kept.items() if lines[-1].time < before]:
+            del self._kept[key]
 
     # Members
 
@@ -203,7 +245,7 @@ class Hub:
             if member not in self._pending:
                 raise ChatError("Disconnected before the nick was granted")
             nick = f"guest{number}" if number is not None else ""
-            if not nick or foldNick(nick) in self._members:
+            if not nick or foldNick(nick) in self._members or not self._mayTake(member, nick):
                 nick = self._nextGuestNick()
             return self._claimFirstNick(member, nick, guest=True)
 
@@ -266,6 +308,8 @@ class Hub:
         rooms = self._memberships.pop(member, None)
         if rooms is None:
             return
+        if self.accounts is not None:
+            self.accounts.forget(member)
         if member in self._pending:  # nobody heard of it yet
             self._pending.discard(member)
             if member.nick:  # held while the relay is asked
@@ -322,6 +366,11 @@ class Hub:
         holder = self._members.get(foldNick(nick))
         if holder is not None and holder is not member:
             raise NickTaken(nick)
+        if not isRemote(member) and not self._mayTake(member, nick):
+            raise NickRegistered(nick)
+
+    def _mayTake(self, member: Member, nick: str) -> bool:
+        return self.accounts is None or self.accounts.mayTake(member, nick)
 
     def _rename(self, member: Member, nick: str) -> None:
         old = member.nick
@@ -426,6 +475,8 @@ class Hub:
         )
         if self._historySize:
             room.history.append(said)
+        if self.store is not None:
+            self.store.addLine(said)
         room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
@@ -443,6 +494,16 @@ class Hub:
         if member.echo:
             member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
 
+    def history(self, member: Member, name: str, limit: int) -> defer.Deferred[list[events.Said]]:
+        """
+        The last C{limit} lines said in room C{name}, which C{member} is in, oldest first: from
+        the store, which keeps more than the room replays, or else from the room's history.
+        """
+        room = self._roomOf(member, name)
+        if self.store is None:
+            return defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
+        return self.store.lines(room.name, limit)
+
     def broadcastNotice(self, text: str) -> None:
         """
         Tell every member something from the server.
@@ -455,16 +516,22 @@ class Hub:
         while True:
             self._guests += 1
             nick = f"guest{self._guests}"
-            if foldNick(nick) not in self._members:
+            if foldNick(nick) not in self._members and (
+                self.accounts is None or foldNick(nick) not in self.accounts.registered
+            ):
                 return nick
 
     def _createRoom(self, name: str) -> Room:
-        room = self._rooms[foldRoom(name)] = Room(name, self._historySize)
+        key = foldRoom(name)
+        room = self._rooms[key] = Room(name, self._historySize)
+        room.history.extend(self._kept.pop(key, ()))
         return room
 
     def _removeIfEmpty(self, room: Room) -> None:
         if not room.members and room.name != self.defaultRoom:
             del self._rooms[foldRoom(room.name)]
+            if self.store is not None and room.history:
+                self._kept[foldRoom(room.name)] = list(room.history)
             self.relay.forget(room.name)
 
     def _roomOf(self, member: Member, name: str) -> Room:

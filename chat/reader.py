@@ -123,15 +123,21 @@ class LineReader:
         self._pending += data
         if not self._held():
             self._processPending()
+        elif len(self._pending) > self._limits.maxRecvQ:  # held while the socket is read
+            self._pending = b""
+            self._handler.drop(f"Too much input: {self._limits.maxRecvQ} bytes before a reply")
 
-    def waitFor(self, waiting: defer.Deferred[object]) -> None:
+    def waitFor(self, waiting: defer.Deferred[object], pause: bool = True) -> None:
         """
         Hold the lines to come until C{waiting} fires (a connection's registration, say).
+        Unless told not to C{pause}, read nothing more from the socket meanwhile; without, what
+        comes is kept (up to C{--max-recvq} bytes) for then.
         """
         if waiting.called:
             return
         self._waiting = waiting
-        self._pauseReading()
+        if pause:
+            self._pauseReading()
         waiting.addBoth(self._waitDone)
 
     def stop(self) -> None:

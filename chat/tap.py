@@ -9,6 +9,7 @@ changed; C{SIGUSR1} rotates the log file, as C{twistd} does.
 from __future__ import annotations
 
 import ipaddress
+import os
 import resource
 import signal
 import sys
@@ -25,6 +26,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python import usage
 
 from chat.accepting import EagerAccepts
+from chat.accounts import Accounts
 from chat.cluster import ClusterLink
 from chat.config import applyConfig, readConfig
 from chat.errors import InvalidName
@@ -36,6 +38,8 @@ from chat.line.protocol import LineFactory
 from chat.logs import LogTarget, logFormat, logTarget
 from chat.metrics import MetricsService
 from chat.names import checkRoom
+from chat.store import MemoryStore, SQLiteStore
+from chat.store.service import StateService
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
 from chat.systemd import Notifier
@@ -114,6 +118,9 @@ class Options(usage.Options):
         ["redis-db", None, 0, "Redis database number for this cluster's keys.", _nonNegative],
         ["node-ttl", None, 6.0,
          "Seconds after which a node that stopped answering counts as gone.", _positive],
+        ["state", None, "chat.sqlite3",
+         "SQLite file keeping room history and accounts across restarts; '' keeps nothing."],
+        ["keep-days", None, 30, "Days a room's lines are kept; 0: forever.", _nonNegative],
         ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
         ["metrics", None, None,
@@ -134,6 +141,7 @@ class Options(usage.Options):
     RESTART_ONLY = (
         "ports", "ircPorts", "webPorts", "webOrigins", "name", "history", "default-room",
         "redis", "redis-password", "redis-db", "node-ttl", "backlog", "metrics", "log-format",
+        "state", "keep-days",
     )
     # Options that SIGHUP changes: the limits (see L{Limits}), MOTD and big rooms.
     RELOADABLE = (
@@ -223,6 +231,9 @@ class Options(usage.Options):
             self["default-room"] = checkRoom(self["default-room"])
         except InvalidName as e:
             raise usage.UsageError(f"--default-room: {e}") from None
+        if self["state"]:
+            # Absolute: twistd may change directory when it daemonizes.
+            self["state"] = os.path.abspath(self["state"])
         self["motdLines"] = self._readMotd(self["motd"]) if self["motd"] else ()
         try:
             exempt = tuple(
@@ -338,12 +349,14 @@ class ChatService(service.MultiService):
         gate: Gate,
         shutdownGrace: float,
         cluster: service.IService | None = None,
+        state: StateService | None = None,
         options: Options | None = None,
         hub: Hub | None = None,
         factories: Sequence[Any] = (),
         logTarget: LogTarget | None = None,
     ) -> None:
         super().__init__()
+        self.state = state
         self.gate = gate
         self.shutdownGrace = shutdownGrace
         self.cluster = cluster
@@ -369,6 +382,9 @@ class ChatService(service.MultiService):
         super().privilegedStartService()
 
     def startService(self) -> None:
+        if self.state is not None:
+            self.state.startService()
+            self.gate.holdUntil(self.state.ready)
         super().startService()
         if self.cluster is not None:
             self.cluster.startService()
@@ -454,6 +470,9 @@ class ChatService(service.MultiService):
         if self.cluster is not None:
             # Last: the other nodes hear of this node's clients leaving.
             stopped.addCallback(lambda _: self.cluster.stopService())
+        if self.state is not None:
+            # Last of all, whatever came before: every line said before the end is written.
+            stopped.addBoth(lambda result: self.state.stopService().addCallback(lambda _: result))
         return stopped
 
 
@@ -465,11 +484,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     """
     if reactor is None:
         from twisted.internet import reactor
+    store = SQLiteStore(reactor, options["state"]) if options["state"] else MemoryStore()
     hub = Hub(
         reactor,
         historySize=options["history"],
         defaultRoom=options["default-room"],
         bigRoom=options["big-room"],
+        store=store,
+        accounts=Accounts(reactor, store),
     )
     gate = Gate(reactor, options["limits"])
     frontEnds = [
@@ -495,12 +517,14 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
             db=options["redis-db"],
             ttl=options["node-ttl"],
         )
+    state = StateService(reactor, hub, store, options["keep-days"])
     parent = getattr(options, "parent", None)
     chat = ChatService(
         reactor,
         gate,
         options["shutdown-grace"],
         cluster,
+        state,
         options=options,
         hub=hub,
         factories=[factory for _, _, factory in frontEnds],

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
+from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 from chat import events
+from chat.accounts import Accounts
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
 from chat.line.protocol import LineFactory, LineProtocol
+from chat.store.interface import Store
 from chat.tap import ChatService, Options, makeService
 
 
@@ -25,6 +29,17 @@ from chat.tap import ChatService, Options, makeService
 _TELNET_ANSWER = re.compile(rb"\xff[\xfb-\xfe].", re.DOTALL)
 
 NO_FLOOD = Limits(floodRate=0)
+
+# argon2id at its cheapest: the tests check the logic, not the cost.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def runNow(f, *args, **kwargs) -> defer.Deferred:
+    """
+    Run C{f} at once, in place of L{twisted.internet.threads.deferToThread}: tests in memory
+    use no threads.
+    """
+    return defer.maybeDeferred(f, *args, **kwargs)
 
 
 class Recorder:
@@ -98,10 +113,22 @@ def startService(options: Options) -> tuple[MemoryReactorClock, ChatService, Fak
 
 class FakeServer:
     def __init__(
-        self, history: int = 20, motd: tuple[str, ...] = (), limits: Limits = Limits()
+        self,
+        history: int = 20,
+        motd: tuple[str, ...] = (),
+        limits: Limits = Limits(),
+        store: Store | None = None,
     ) -> None:
+        """
+        @param store: a state store, for history and accounts (hashing at once, in memory).
+        """
         self.clock = MemoryReactorClock()
-        self.hub = Hub(self.clock, historySize=history)
+        accounts = None
+        if store is not None:
+            accounts = Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow)
+        self.hub = Hub(self.clock, historySize=history, store=store, accounts=accounts)
+        if store is not None:
+            self.hub.load()
         self.gate = Gate(self.clock, limits)
         self.factory = LineFactory(self.hub, self.gate, name="testchat", motd=motd)
         self._ports = 40000
@@ -147,9 +174,13 @@ class MixedServer(FakeServer):
     """
 
     def __init__(
-        self, history: int = 20, motd: tuple[str, ...] = (), limits: Limits = NO_FLOOD
+        self,
+        history: int = 20,
+        motd: tuple[str, ...] = (),
+        limits: Limits = NO_FLOOD,
+        store: Store | None = None,
     ) -> None:
-        super().__init__(history, motd, limits)
+        super().__init__(history, motd, limits, store)
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(

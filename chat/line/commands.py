@@ -16,9 +16,11 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from chat import events
+from chat.accounts import Accounts
 from chat.errors import ChatError
 from chat.hub import Hub, Member
 from chat.names import foldNick
+from chat.store.interface import MAX_HISTORY
 
 
 class LineClient(Member, Protocol):
@@ -27,6 +29,7 @@ class LineClient(Member, Protocol):
     """
 
     room: str
+    host: str | None
 
     def close(self, reason: str) -> None:
         """
@@ -148,6 +151,77 @@ def _topic(hub: Hub, client: LineClient, argument: str) -> None:
         client.deliver(events.Topic(room.name, room.topic))
     else:
         _notice(client, f"{room.name} has no topic")
+
+
+@_command("/history [N]", f"show the last N lines said in your room (at most {MAX_HISTORY})")
+def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    try:
+        limit = int(argument) if argument else 20
+    except ValueError:
+        raise ChatError(f"Usage: {COMMANDS['history'].usage}") from None
+    limit = max(1, min(limit, MAX_HISTORY))
+    room = client.room
+
+    def show(lines: list[events.Said]) -> None:
+        if not lines:
+            _notice(client, f"Nothing was said in {room}")
+            return
+        _notice(client, f"The last {len(lines)} line{'' if len(lines) == 1 else 's'} of {room}:")
+        for said in lines:
+            client.deliver(events.Replayed(said))
+
+    return hub.history(client, room, limit).addCallback(show)
+
+
+def _accounts(hub: Hub) -> Accounts:
+    if hub.accounts is None:
+        raise ChatError("This server keeps no accounts")
+    return hub.accounts
+
+
+# The account commands take passwords: they are never echoed or logged (see docs/security.md).
+
+
+@_command("/register PASSWORD", "register your nick, with PASSWORD", needsArgument=True)
+def _register(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    nick = client.nick
+
+    def registered(_: None) -> None:
+        _notice(client, f"{nick} is registered; /identify {nick} PASSWORD to take it next time")
+
+    return _accounts(hub).register(client, nick, argument).addCallback(registered)
+
+
+@_command("/identify [NICK] PASSWORD", "log in as NICK (or your nick) and take it", needsArgument=True)
+def _identify(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    nick, _, password = argument.partition(" ")
+    if not password.strip():
+        nick, password = client.nick, argument
+    password = password.strip()
+
+    def identified(owned: str) -> defer.Deferred[None] | None:
+        _notice(client, f"You are identified as {owned}")
+        if owned != client.nick:
+            return hub.rename(client, owned)
+        return None
+
+    accounts = _accounts(hub)
+    return accounts.identify(client, nick, password, client.host or "").addCallback(identified)
+
+
+@_command("/password OLD NEW", "change your account's password", needsArgument=True)
+def _password(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    old, _, new = argument.partition(" ")
+    if not new.strip():
+        raise ChatError(f"Usage: {COMMANDS['password'].usage}")
+    changing = _accounts(hub).changePassword(client, old, new.strip(), client.host or "")
+    return changing.addCallback(lambda _: _notice(client, "Your password is changed"))
+
+
+@_command("/unregister PASSWORD", "forget your account", needsArgument=True)
+def _unregister(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
+    forgetting = _accounts(hub).unregister(client, argument, client.host or "")
+    return forgetting.addCallback(lambda nick: _notice(client, f"{nick} is no longer registered"))
 
 
 @_command("/help [COMMAND]", "list the commands, or explain COMMAND")

@@ -79,14 +79,18 @@ class LineProtocol(Connection, LineReceiver):
         if not self.startConnection(factory.gate, factory.fanout, prepare=False):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
+        # Until the client is in, its input waits, still read (its first bytes let it in).
+        self._entered: defer.Deferred[None] = defer.Deferred()
+        self._reader.waitFor(self._entered, pause=False)
         self._entry = factory.gate.enter(ENTRY_DELAY)
         self._entry.addCallbacks(self._enter, lambda failure: failure.trap(defer.CancelledError))
 
     def enterNow(self) -> None:
         """
-        The client sent something that is not a probe: let it in without waiting.
+        The client sent something that is not a probe: let it in without waiting, unless the
+        gate lets nobody in yet (its input waits for it).
         """
-        if self._entry is not None and not self._entry.called:
+        if self._entry is not None and not self._entry.called and not self.gate.holding:
             self._entry.cancel()
             self._enter(None)
 
@@ -97,10 +101,11 @@ class LineProtocol(Connection, LineReceiver):
         """
         self._entry = None
         if self.closing:
+            self._entered.callback(None)
             return
         self.prepareConnection()
-        hub = self.factory.hub
-        self._reader.waitFor(hub.connect(self).addCallbacks(self._registered, self._notRegistered))
+        registering = self.factory.hub.connect(self)
+        registering.addCallbacks(self._registered, self._notRegistered).chainDeferred(self._entered)
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The

@@ -1,0 +1,258 @@
+"""
+Accounts: registered nicks, their passwords, and who has identified as which.
+
+A registered nick may only be taken by a member that identified as its owner (L{Hub} asks
+L{Accounts.mayTake}).  Passwords are hashed with argon2id, off the reactor thread, and never
+logged.  Wrong passwords are counted per account and address: the L{MAX_FAILURES}th within
+L{FAILURE_WINDOW} seconds locks that account, for that address only, for L{LOCKOUT} seconds,
+so that a guesser is slowed without locking the owner out from elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from chat.errors import AccountError, AccountLocked
+from chat.names import checkNick, foldNick
+from chat.store.interface import Account, Store
+
+if TYPE_CHECKING:
+    from chat.hub import Member
+
+MAX_FAILURES = 10
+FAILURE_WINDOW = 60.0
+LOCKOUT = 15 * 60.0
+MIN_PASSWORD = 6
+MAX_PASSWORD = 256
+
+RunInThread = Callable[..., defer.Deferred[Any]]
+
+
+class Accounts:
+    """
+    The accounts of one server, kept in a L{Store}.
+
+    @ivar registered: every registered nick, folded, loaded by L{load} and kept up to date,
+        so that the hub can refuse a registered nick without waiting for the store.
+    """
+
+    # What an operator needs to see (registrations, lockouts), never a password.
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        store: Store,
+        hasher: PasswordHasher | None = None,
+        runInThread: RunInThread = threads.deferToThread,
+    ) -> None:
+        """
+        @param runInThread: how to run the hashing off the reactor thread; tests pass one that
+            runs it at once.
+        """
+        self._clock = clock
+        self._store = store
+        self._hasher = hasher if hasher is not None else PasswordHasher()
+        self._runInThread = runInThread
+        self.registered: set[str] = set()
+        self._identified: dict[Member, str] = {}
+        # Times of recent wrong passwords, and lockouts' ends, by (folded nick, address).
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lockedUntil: dict[tuple[str, str], float] = {}
+
+    def load(self) -> defer.Deferred[None]:
+        """
+        Read the registered nicks from the store.
+        """
+
+        def loaded(nicks: list[str]) -> None:
+            self.registered = {foldNick(nick) for nick in nicks}
+
+        return self._store.registeredNicks().addCallback(loaded)
+
+    # What the hub asks
+
+    def mayTake(self, member: Member, nick: str) -> bool:
+        """
+        Whether C{member} may take C{nick}: it is not registered, or C{member} identified as
+        its owner.
+        """
+        key = foldNick(nick)
+        return key not in self.registered or self._identified.get(member) == key
+
+    def identity(self, member: Member) -> str | None:
+        """
+        The folded nick of the account C{member} identified as, if any.
+        """
+        return self._identified.get(member)
+
+    def forget(self, member: Member) -> None:
+        """
+        C{member} disconnected.
+        """
+        self._identified.pop(member, None)
+
+    # Requests
+
+    def register(self, member: Member, nick: str, password: str) -> defer.Deferred[None]:
+        """
+        Register C{nick} with C{password}, and count C{member} as identified as its owner.
+        """
+        nick = checkNick(nick)
+        _checkPassword(password)
+        if foldNick(nick) in self.registered:
+            return defer.fail(AccountError(f"The nick {nick} is registered already"))
+
+        def hashed(passwordHash: str) -> defer.Deferred[bool]:
+            return self._store.createAccount(Account(nick, passwordHash, self._clock.seconds()))
+
+        def created(free: bool) -> None:
+            if not free:
+                raise AccountError(f"The nick {nick} is registered already")
+            self.registered.add(foldNick(nick))
+            self._identified[member] = foldNick(nick)
+            self.log.info("{nick} registered", nick=nick)
+
+        return self._runInThread(self._hasher.hash, password).addCallback(hashed).addCallback(created)
+
+    def identify(
+        self, member: Member, nick: str, password: str, address: str
+    ) -> defer.Deferred[str]:
+        """
+        Check C{password} for C{nick}, tried from C{address}; on success count C{member} as
+        identified as its owner.  The result is the nick as registered.
+        """
+
+        def verified(account: Account) -> str:
+            self._identified[member] = foldNick(account.nick)
+            return account.nick
+
+        return self._verify(nick, password, address).addCallback(verified)
+
+    def changePassword(
+        self, member: Member, old: str, new: str, address: str
+    ) -> defer.Deferred[None]:
+        """
+        Give the account C{member} identified as the password C{new}, if C{old} is its password.
+        """
+        nick = self._identified.get(member)
+        if nick is None:
+            return defer.fail(AccountError("You have not identified; /identify first"))
+        _checkPassword(new)
+
+        def verified(account: Account) -> defer.Deferred[None]:
+            hashing = self._runInThread(self._hasher.hash, new)
+            return hashing.addCallback(lambda passwordHash: self._store.setPassword(account.nick, passwordHash))
+
+        return self._verify(nick, old, address).addCallback(verified)
+
+    def unregister(self, member: Member, password: str, address: str) -> defer.Deferred[str]:
+        """
+        Forget the account C{member} identified as, if C{password} is its password; the result
+        is its nick.
+        """
+        nick = self._identified.get(member)
+        if nick is None:
+            return defer.fail(AccountError("You have not identified; /identify first"))
+
+        def verified(account: Account) -> defer.Deferred[str]:
+            def deleted(_: None) -> str:
+                self.registered.discard(foldNick(account.nick))
+                self.log.info("{nick} unregistered", nick=account.nick)
+                for someone, identity in list(self._identified.items()):
+                    if identity == foldNick(account.nick):
+                        del self._identified[someone]
+                return account.nick
+
+            return self._store.deleteAccount(account.nick).addCallback(deleted)
+
+        return self._verify(nick, password, address).addCallback(verified)
+
+    # Passwords
+
+    def _verify(self, nick: str, password: str, address: str) -> defer.Deferred[Account]:
+        """
+        The account of C{nick}, if C{password} is its password and C{address} is not locked
+        out of it; a wrong password counts against C{address}.
+        """
+        key = (foldNick(nick), address)
+        now = self._clock.seconds()
+        lockedUntil = self._lockedUntil.get(key)
+        if lockedUntil is not None:
+            if now < lockedUntil:
+                return defer.fail(AccountLocked(nick, lockedUntil - now))
+            del self._lockedUntil[key]
+
+        def found(account: Account | None) -> defer.Deferred[Account]:
+            if account is None:
+                raise AccountError(f"The nick {nick} is not registered")
+            checking = self._runInThread(self._matches, account.passwordHash, password)
+            return checking.addCallback(checked, account)
+
+        def checked(matches: bool, account: Account) -> Account:
+            if not matches:
+                self._failed(key, nick)
+                raise AccountError(f"Wrong password for {account.nick}")
+            self._failures.pop(key, None)
+            self.log.info("{address} identified as {nick}", address=address, nick=account.nick)
+            return account
+
+        return self._store.account(nick).addCallback(found)
+
+    def _matches(self, passwordHash: str, password: str) -> bool:
+        """
+        Whether C{password} matches C{passwordHash}; run in a thread.
+        """
+        try:
+            return self._hasher.verify(passwordHash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _failed(self, key: tuple[str, str], nick: str) -> None:
+        now = self._clock.seconds()
+        failures = self._failures.get(key)
+        if failures is None:
+            failures = self._failures[key] = deque()
+        failures.append(now)
+        while failures and failures[0] <= now - FAILURE_WINDOW:
+            failures.popleft()
+        if len(failures) >= MAX_FAILURES:
+            del self._failures[key]
+            self._lockedUntil[key] = now + LOCKOUT
+            self.log.warn(
+                "{address} locked out of {nick} for {minutes:.0f} minutes: {count} wrong "
+                "passwords in {window:.0f} seconds",
+                address=key[1],
+                nick=nick,
+                minutes=LOCKOUT / 60,
+                count=MAX_FAILURES,
+                window=FAILURE_WINDOW,
+            )
+        self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """
+        Drop counts and lockouts that are over, so that a guesser trying many nicks or
+        addresses does not grow them without bound.
+        """
+        if len(self._failures) + len(self._lockedUntil) < 1000:
+            return
+        for key in [key for key, times in self._failures.items() if times[-1] <= now - FAILURE_WINDOW]:
+            del self._failures[key]
+        for key in [key for key, until in self._lockedUntil.items() if until <= now]:
+            del self._lockedUntil[key]
+
+
+def _checkPassword(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AccountError(
+            f"A password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+        )

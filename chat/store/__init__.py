@@ -1,0 +1,11 @@
+"""
+What the server keeps across restarts: the lines said in rooms and the accounts of registered
+nicks, behind one interface (L{chat.store.interface.Store}), in SQLite (L{chat.store.sqlite}) or,
+for C{--state ''} and tests, in memory (L{chat.store.memory}).
+"""
+
+from chat.store.interface import Account, Store
+from chat.store.memory import MemoryStore
+from chat.store.sqlite import SQLiteStore
+
+__all__ = ["Account", "MemoryStore", "SQLiteStore", "Store"]

@@ -1,0 +1,87 @@
+"""
+The service that opens the state store when the server starts, loads what it kept into the hub,
+prunes old lines as the server runs, and closes the store last when it stops.
+"""
+
+from __future__ import annotations
+
+from twisted.application import service
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chat.hub import Hub
+from chat.store.interface import Store
+
+DAY = 24 * 60 * 60.0
+PRUNE_INTERVAL = 60 * 60.0
+
+
+class StateService(service.Service):
+    """
+    Keeps C{hub}'s state in C{store}.
+
+    @ivar ready: fires once the store is open and the hub has loaded it; the gate lets no
+        client in before (see L{chat.gate.Gate.holdUntil}).
+    @ivar keepDays: days a line is kept; 0: forever.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorCore | IReactorTime,
+        hub: Hub,
+        store: Store,
+        keepDays: float = 30,
+        pruneInterval: float = PRUNE_INTERVAL,
+    ) -> None:
+        self._reactor = reactor
+        self.hub = hub
+        self.store = store
+        self.keepDays = keepDays
+        self._pruning = LoopingCall(self.prune)
+        self._pruning.clock = reactor
+        self._pruneInterval = pruneInterval
+        self.ready: defer.Deferred[None] = defer.Deferred()
+
+    def startService(self) -> None:
+        super().startService()
+        loading = self.store.start().addCallback(lambda _: self.hub.load())
+        loading.addCallbacks(self._loaded, self._failed)
+        loading.chainDeferred(self.ready)
+
+    def _loaded(self, _: None) -> None:
+        if self.keepDays and self.running:
+            self._pruning.start(self._pruneInterval, now=True).addErrback(
+                lambda failure: self.log.failure("Pruning the history", failure)
+            )
+
+    def _failed(self, failure: Failure) -> None:
+        """
+        A server that cannot read its state does not run without it: it would forget its
+        accounts, and let anyone take a registered nick.
+        """
+        self.log.failure("Cannot open the state store; stopping", failure)
+        self._reactor.callWhenRunning(self._reactor.stop)
+
+    def prune(self) -> defer.Deferred[None]:
+        """
+        Forget the lines older than C{keepDays}.
+        """
+        before = self._reactor.seconds() - self.keepDays * DAY
+        self.hub.forgetBefore(before)
+
+        def pruned(count: int) -> None:
+            if count:
+                self.log.info("Pruned {count} lines older than {days} days", count=count, days=self.keepDays)
+
+        return self.store.prune(before).addCallback(pruned)
+
+    def stopService(self) -> defer.Deferred[None]:
+        super().stopService()
+        if self._pruning.running:
+            self._pruning.stop()
+        return self.store.stop()

@@ -203,6 +203,34 @@ class BatchFanout:
         if self._flushing is None:
             self._flushing = self._clock.callLater(0, self.flush)
 
+    @staticmethod
+    def _flushSkipping(batch: Batch) -> int:
+        """
+        L{flush} for a batch that some of its members do not hear all of (senders without
+        echo, who get the batch less their own lines); return the bytes sent straight.
+        """
+        data = batch.data()
+        skips = batch.skips or {}
+        written = 0
+        for member in batch.firsts:
+            outlet = member.outlet
+            if outlet is None or member.pendingOutput is not batch:
+                if member.pendingOutput is not None:  # else written already, by a close
+                    member.writePending()
+                continue
+            member.pendingOutput = None
+            payload = batch.dataFor(member) if member in skips else data
+            if not payload:
+                continue
+            written += len(payload)
+            try:  # Connection.writePending, inlined
+                sent = outlet.send(payload)
+            except OSError:
+                sent = 0
+            if sent != len(payload):
+                member.sendRest(payload[sent:])
+        return written
+
     def flush(self) -> None:
         """
         Write out everything queued; called once a turn.
@@ -213,32 +241,28 @@ class BatchFanout:
         waiting, self._waiting = self._waiting, []
         written = 0  # bytes handed straight to sockets; writePending counts its own
         for batch in fresh:
+            if batch.skips is not None:
+                written += self._flushSkipping(batch)
+                continue
             data = batch.data()
             size = len(data)
-            skips = batch.skips or {}
-            direct = 0
-            for member in batch.firsts:
+            firsts = batch.firsts
+            notDirect = 0  # counted on the rare path, not on the one taken a million times
+            for member in firsts:
                 outlet = member.outlet
                 if outlet is None or member.pendingOutput is not batch:
+                    notDirect += 1
                     if member.pendingOutput is not None:  # else written already, by a close
                         member.writePending()
                     continue
                 member.pendingOutput = None
-                if member in skips:  # a sender without echo: the batch less its own lines
-                    payload = batch.dataFor(member)
-                    if not payload:
-                        continue
-                    written += len(payload)
-                else:
-                    payload = data
-                    direct += 1
                 try:  # Connection.writePending, inlined
-                    sent = outlet.send(payload)
+                    sent = outlet.send(data)
                 except OSError:
                     sent = 0
-                if sent != len(payload):
-                    member.sendRest(payload[sent:])
-            written += direct * size
+                if sent != size:
+                    member.sendRest(data[sent:])
+            written += (len(firsts) - notDirect) * size
         self.stats.bytesOut += written
         for member in waiting:
             if member.pendingOutput is not None:

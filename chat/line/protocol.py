@@ -67,10 +67,41 @@ class LineProtocol(Connection, LineReceiver):
     _telnet: TelnetInput | None = None
     _hinted = False
     _entry: defer.Deferred[None] | None = None
+    _entered: defer.Deferred[None] | None = None
     packets = False
 
     def __init__(self) -> None:
         Connection.__init__(self)
+        # Every attribute a connection ever has, set here, in one order: instances that add
+        # their keys in the same order share them (PEP 412), which saves over half a kilobyte
+        # for each of ten thousand idle connections.
+        self.factory: LineFactory | None = None
+        self.connected = 0
+        self.transport = None
+        self.gate = None
+        self.fanout = None
+        self.peer = ""
+        self.host = None
+        self.lastActive = 0.0
+        self.countedHost = None
+        self._reader = None
+        self._entered = None
+        self._entry = None
+        self._sendQueue = None
+        self._nick = ""
+        self.room = ""
+        self._sawInput = False
+        self._firstInput = None
+        self._decided = False
+        self.packets = False
+        self._notedAt = float("-inf")
+        self._unnoted = 0
+        self._telnet = None
+        self._hinted = False
+        self.closeReason = ""
+        self._closeTimer = None
+        self._aborted = False
+        self._ended = False
 
     # Connection
 
@@ -80,7 +111,7 @@ class LineProtocol(Connection, LineReceiver):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
         # Until the client is in, its input waits, still read (its first bytes let it in).
-        self._entered: defer.Deferred[None] = defer.Deferred()
+        self._entered = defer.Deferred()
         self._reader.waitFor(self._entered, pause=False)
         self._entry = factory.gate.enter(ENTRY_DELAY)
         self._entry.addCallbacks(self._enter, lambda failure: failure.trap(defer.CancelledError))
@@ -99,13 +130,14 @@ class LineProtocol(Connection, LineReceiver):
         Register, welcome and seat the client (see the module docstring); its input waits
         until then.
         """
-        self._entry = None
+        # Neither is needed once the client is in: let them go (ten thousand idle clients).
+        entered, self._entered, self._entry = self._entered, None, None
         if self.closing:
-            self._entered.callback(None)
+            entered.callback(None)
             return
         self.prepareConnection()
         registering = self.factory.hub.connect(self)
-        registering.addCallbacks(self._registered, self._notRegistered).chainDeferred(self._entered)
+        registering.addCallbacks(self._registered, self._notRegistered).chainDeferred(entered)
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The

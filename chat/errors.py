@@ -8,6 +8,15 @@ text of each, C{str(error)}, is what a person should read.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from twisted.python.failure import Failure
+
+from chat import events
+
+if TYPE_CHECKING:
+    from chat.hub import Member
+
 
 class ChatError(Exception):
     """
@@ -97,3 +106,12 @@ class AccountLocked(AccountError):
             f"{minutes} minute{'' if minutes == 1 else 's'}"
         )
         self.nick = nick
+
+
+def tellRefusal(failure: Failure, member: Member) -> None:
+    """
+    An errback for a request that waited (a nick claim, say): tell C{member} why the hub
+    refused it, as an L{events.Error}; anything but a L{ChatError} goes on failing.
+    """
+    failure.trap(ChatError)
+    member.deliver(events.Error(str(failure.value)))

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from twisted.internet import defer
-from twisted.python.failure import Failure
 
 from chat import events
 from chat.accounts import Accounts
-from chat.errors import ChatError
+from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.names import foldNick
 from chat.store.interface import MAX_HISTORY
@@ -81,17 +80,12 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
                 raise ChatError(f"Usage: {command.usage}")
             waiting = command.run(hub, client, argument)
             if waiting is not None:
-                return waiting.addErrback(_refused, client)
+                return waiting.addErrback(tellRefusal, client)
         elif line.strip():
             hub.say(client, client.room, line)
     except ChatError as e:
         client.deliver(events.Error(str(e)))
     return None
-
-
-def _refused(failure: Failure, client: LineClient) -> None:
-    failure.trap(ChatError)
-    client.deliver(events.Error(str(failure.value)))
 
 
 def _notice(client: LineClient, text: str) -> None:

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet import defer
-from twisted.python.failure import Failure
 
 from chat import events
-from chat.errors import ChatError
+from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.names import foldNick
 from chat.web.render import Members, RoomList
@@ -75,15 +74,10 @@ def execute(hub: Hub, client: WebClient, command: object) -> defer.Deferred[None
             raise ChatError(f"Text too long (over {client.maxText} bytes); it was discarded")
         waiting = run(hub, client, command)
         if waiting is not None:
-            return waiting.addErrback(_refused, client)
+            return waiting.addErrback(tellRefusal, client)
     except ChatError as e:
         client.deliver(events.Error(str(e)))
     return None
-
-
-def _refused(failure: Failure, client: WebClient) -> None:
-    failure.trap(ChatError)
-    client.deliver(events.Error(str(failure.value)))
 
 
 def members(hub: Hub, client: WebClient, name: str) -> None:

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 __all__ = ["ChatError", "Fanout", "Hub", "Member", "Room"]
 
 
+# Rooms gone empty whose history is kept in memory for when they come back, at most: the
+# oldest go first (the store keeps them all, and /history reads them there).
+MAX_KEPT_ROOMS = 1000
+
+
 class Member(Protocol):
     """
     Anything the hub can seat in a room: it has a nick (which the hub assigns) and can be told
@@ -532,6 +537,8 @@ class Hub:
             del self._rooms[foldRoom(room.name)]
             if self.store is not None and room.history:
                 self._kept[foldRoom(room.name)] = list(room.history)
+                if len(self._kept) > MAX_KEPT_ROOMS:  # a client making rooms cannot fill memory
+                    del self._kept[next(iter(self._kept))]
             self.relay.forget(room.name)
 
     def _roomOf(self, member: Member, name: str) -> Room:

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 import pytest_twisted
-from helpers import FakeServer, Recorder
+from helpers import NO_FLOOD, FakeServer, Recorder
 from twisted.internet import defer, reactor
 from twisted.internet.testing import MemoryReactorClock
 
@@ -242,3 +242,23 @@ def test_stateOptions(tmp_path, monkeypatch) -> None:
     assert parse("--state", "kept.db", "--keep-days", "0")["state"] == str(tmp_path / "kept.db")
     service = makeService(parse("--state", ""), MemoryReactorClock())
     assert isinstance(service.state.store, MemoryStore)
+
+
+def test_roomsMadeAndLeftCannotFillMemory() -> None:
+    """
+    A client that makes room after room, saying a line in each: the memory store and the
+    hub's history of vanished rooms keep a bounded number of rooms, the oldest dropped first.
+    """
+    from chat.hub import MAX_KEPT_ROOMS
+    from chat.store.memory import MAX_ROOMS
+
+    store = MemoryStore()
+    server = FakeServer(history=5, limits=NO_FLOOD)
+    server.hub.store = store
+    (spammer,) = server.connectMany("spammer")
+    for n in range(max(MAX_ROOMS, MAX_KEPT_ROOMS) + 50):
+        spammer.send(f"/join r{n}")
+        spammer.send("x")
+    assert len(store._lines) <= MAX_ROOMS
+    assert len(server.hub._kept) <= MAX_KEPT_ROOMS
+    assert "#r0" not in server.hub._kept and f"#r{MAX_KEPT_ROOMS + 48}" in server.hub._kept

@@ -1,6 +1,7 @@
 """
 A state store in memory: for C{--state ''}, which keeps nothing across restarts, and for tests.
-Each room keeps its last L{MAX_HISTORY} lines, all that C{/history} can ask for.
+Each room keeps its last L{MAX_HISTORY} lines, all that C{/history} can ask for, and at most
+L{MAX_ROOMS} rooms are kept, the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from twisted.internet import defer
 from chat import events
 from chat.names import foldNick, foldRoom
 from chat.store.interface import MAX_HISTORY, Account
+
+MAX_ROOMS = 1000
 
 
 class MemoryStore:
@@ -35,6 +38,8 @@ class MemoryStore:
         room = self._lines.get(key)
         if room is None:
             room = self._lines[key] = deque(maxlen=self._maxLines)
+            if len(self._lines) > MAX_ROOMS:  # a client making rooms cannot fill memory
+                del self._lines[next(iter(self._lines))]
         room.append(said)
 
     def lines(self, room: str, limit: int) -> defer.Deferred[list[events.Said]]:

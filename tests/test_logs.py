@@ -13,7 +13,7 @@ from twisted.logger import Logger
 from chat.connection import NOTE_INTERVAL
 from chat.limits import Limits
 from chat.logs import LogTarget, logTarget
-from helpers import FakeServer
+from helpers import FakeServer, MixedServer
 from test_cluster_memory import MemoryCluster
 
 
@@ -106,3 +106,18 @@ def test_aNormalStopWarnsNobody(logged) -> None:
     assert not node.link.linked
     assert alice.take() == []
     assert [line for line in logged if "down" in line] == []
+
+
+def test_anIrcConnectionIsLoggedOnceWhenItEnds(logged) -> None:
+    """
+    As for line clients: no line for a connect, one for the end, even when the server drops
+    it (which IRC answers with ERROR).
+    """
+    server = MixedServer(limits=Limits(idleTimeout=60))
+    iris = server.connectIRC("iris")
+    server.clock.advance(70)
+    assert iris.transport.disconnecting
+    iris.disconnect()
+    assert [line for line in logged if "iris" in line] == [
+        "127.0.0.1:40001 (iris) disconnected: Idle timeout: no line for 60 seconds"
+    ]

@@ -153,8 +153,7 @@ class IRCProtocol(Connection, Protocol):
         """
         if self.closing:
             return
-        if log:
-            self.log.info("{peer} ({nick}) dropped: {why}", peer=self.peer, nick=self.nick, why=reason)
+        # Not logged here: the disconnect line (Connection.leave) says why it ended.
         self.send(Message("ERROR", (f"Closing link: {reason}",)))
         self.close(reason)
 
@@ -442,7 +441,7 @@ class IRCProtocol(Connection, Protocol):
         self._registering = False
         self._registered = True
         factory = self.factory
-        self.log.info("{peer} connected to IRC as {nick}", peer=self.peer, nick=nick)
+        # No log line for a connect, as for the line front end: one per connection end.
         self.numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}")
         self.numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}")
         self.numeric(N.RPL_CREATED, f"This server was created {factory.created}")

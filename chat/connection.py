@@ -167,7 +167,7 @@ class Connection:
         refusal = gate.admit(self)
         if refusal is not None:
             self.log.info("{peer} refused: {why}", peer=self.peer, why=refusal)
-            self.drop(refusal, log=False)
+            self.drop(refusal)
             return False
         # Not IConsumer.providedBy: TLS and other wrapping transports consume without saying so.
         # At once, as every connection's first change to its transport: transports whose
@@ -275,12 +275,10 @@ class Connection:
         self._closeTimer = None
         self.abort(f"{self.closeReason}; still open {within:g} s later")
 
-    def drop(self, reason: str, log: bool = True) -> None:
+    def drop(self, reason: str) -> None:
         """
         Tell the client why, and close the connection.  Nothing is logged here: the
         disconnect line (L{leave}) says why the connection ended.
-
-        @param log: unused; kept for the front ends that override this method.
         """
         if self.closing:
             return

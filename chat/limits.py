@@ -5,7 +5,6 @@ C{docs/security.md} says what a client sees when it reaches each one.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -92,12 +91,11 @@ class TokenBucket:
         return (1 - self._tokens) / self.rate
 
 
-@functools.lru_cache(maxsize=4096)
 def _isExempt(host: str, exempt: tuple[Network, ...]) -> bool:
     """
-    Whether C{host} is in one of the C{exempt} networks.  Cached: in a connect storm the same
-    few addresses come thousands of times, and parsing one costs more than the rest of the
-    check, which runs on every connect and disconnect.
+    Whether C{host} is in one of the C{exempt} networks.  The gate remembers the answer per
+    host (L{chat.gate.Gate}): in a connect storm the same few addresses come thousands of
+    times, and parsing one costs more than the rest of admission.
     """
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])

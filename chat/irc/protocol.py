@@ -147,7 +147,7 @@ class IRCProtocol(Connection, Protocol):
             self._reader.stop()
         self.leave(self.factory.hub, reason, admitted=self._reader is not None)
 
-    def drop(self, reason: str, log: bool = True) -> None:
+    def drop(self, reason: str) -> None:
         """
         Tell the client why with an C{ERROR}, as IRC servers do, and close the connection.
         """

@@ -94,7 +94,10 @@ def redis(tmp_path):
 @pytest.fixture
 def nodes(daemons, redis):
     def start(*options: str):
-        node = daemons("--redis", redis.endpoint, "--node-ttl", "3", *options)
+        # --state '': the nodes share one working directory, and a state file is a node's
+        # own (two nodes on one file would replay each other's emptied rooms); these tests
+        # are about what the cluster keeps in Redis.
+        node = daemons("--redis", redis.endpoint, "--node-ttl", "3", "--state", "", *options)
         node.waitForLog("is in the cluster")
         return node
 
@@ -295,7 +298,10 @@ def test_redisWithAPassword(daemons, tmp_path) -> None:
         pytest.fail("CI must have redis-server: .ci/run installs it")
     redis = RedisServer(tmp_path, password="s3cret")
     try:
-        options = ("--redis", redis.endpoint, "--redis-password", "s3cret", "--redis-db", "2")
+        options = (
+            "--redis", redis.endpoint, "--redis-password", "s3cret", "--redis-db", "2",
+            "--state", "",
+        )
         a, b = daemons(*options), daemons(*options)
         for node in (a, b):
             node.waitForLog("is in the cluster")

@@ -132,7 +132,6 @@ class Connection:
     fanout: BatchFanout
     nick = ""
     echo = True
-    peer = ""
     host: str | None = None
     countedHost: str | None = None
     lastActive = 0.0
@@ -161,7 +160,6 @@ class Connection:
         # A front end's fanout counts into the gate's stats, whichever front end built it.
         fanout.stats = gate.stats
         address = self.transport.getPeer()
-        self.peer = describePeer(address)
         self.host = getattr(address, "host", None)
         self.lastActive = gate.clock.seconds()
         refusal = gate.admit(self)
@@ -247,6 +245,14 @@ class Connection:
         self.log.info("{peer} ({nick}): {what}{more}", peer=self.peer, nick=self.nick, what=what, more=more)
 
     @property
+    def peer(self) -> str:
+        """
+        The client's address, for the log: worked out when a line is logged, not kept by
+        every idle connection.
+        """
+        return describePeer(self.transport.getPeer())
+
+    @property
     def closing(self) -> bool:
         """
         Whether the server has begun to close this connection, or it is gone.
@@ -314,16 +320,16 @@ class Connection:
     # Input
 
     def runCommand(
-        self, run: Callable[[], defer.Deferred[None] | None], what: str
+        self, run: Callable[..., defer.Deferred[None] | None], what: str, *args: object
     ) -> defer.Deferred[None] | None:
         """
-        Run a command of the client's, C{what} it sent (a line, a message): a bug in one
-        costs the client that command, told so, never the connection or a traceback to it.
-        Return what C{run} returns: a L{defer.Deferred} holds the client's next commands
-        until it fires.
+        Run a command of the client's, C{run(*args)}, for C{what} it sent (a line, a
+        message): a bug in one costs the client that command, told so, never the connection or
+        a traceback to it.  Return what C{run} returns: a L{defer.Deferred} holds the client's
+        next commands until it fires.
         """
         try:
-            waiting = run()
+            waiting = run(*args)
         except Exception:
             self.log.failure("Handling a {what} from {peer} ({nick})", what=what, peer=self.peer, nick=self.nick)
             self.deliver(events.Error(f"Internal error: that {what} was dropped"))

@@ -45,6 +45,8 @@ def visible(text: str) -> str:
     or hide what follows.  The hub keeps text raw (IRC users exchange colour codes); this is
     where the line protocol makes it fit for a terminal.
     """
+    if text.isprintable():  # the common case, in a quarter of the time of the substitution
+        return text
     return _UNSAFE_ON_A_TERMINAL.sub(_show, text)
 
 
@@ -123,4 +125,6 @@ def encode(event: events.Event) -> bytes:
     The bytes of the line that shows C{event}, with the protocol's C{\\r\\n} ending: any
     control character in it, from whichever field, is made visible.
     """
-    return visible(render(event)).encode("utf-8") + b"\r\n"
+    # A line said is by far the commonest event: it skips the dispatch.
+    line = _said(event) if type(event) is events.Said else render(event)  # type: ignore[arg-type]
+    return visible(line).encode("utf-8") + b"\r\n"

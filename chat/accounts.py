@@ -20,12 +20,13 @@ from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from chat.errors import AccountError, AccountLocked
+from chat import events
+from chat.errors import AccountError, AccountLocked, ChatError
 from chat.names import checkNick, foldNick
 from chat.store.interface import Account, Store
 
 if TYPE_CHECKING:
-    from chat.hub import Member
+    from chat.hub import Hub, Member
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = 60.0
@@ -42,6 +43,9 @@ class Accounts:
 
     @ivar registered: every registered nick, folded, loaded by L{load} and kept up to date,
         so that the hub can refuse a registered nick without waiting for the store.
+    @ivar onChange: called with a member and the account (as registered) it is now
+        identified as, or L{None} once it no longer is: the hub's L{chat.hub.Hub.setAccount},
+        which tells those who want to know.
     """
 
     # What an operator needs to see (registrations, lockouts), never a password.
@@ -64,6 +68,7 @@ class Accounts:
         self._runInThread = runInThread
         self.registered: set[str] = set()
         self._identified: dict[Member, str] = {}
+        self.onChange: Callable[[Member, str | None], None] = lambda member, account: None
         # Times of recent wrong passwords, and lockouts' ends, by (folded nick, address).
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lockedUntil: dict[tuple[str, str], float] = {}
@@ -120,6 +125,7 @@ class Accounts:
             self.registered.add(foldNick(nick))
             self._identified[member] = foldNick(nick)
             self.log.info("{nick} registered", nick=nick)
+            self.onChange(member, nick)
 
         return self._runInThread(self._hasher.hash, password).addCallback(hashed).addCallback(created)
 
@@ -133,6 +139,7 @@ class Accounts:
 
         def verified(account: Account) -> str:
             self._identified[member] = foldNick(account.nick)
+            self.onChange(member, account.nick)
             return account.nick
 
         return self._verify(nick, password, address).addCallback(verified)
@@ -170,6 +177,7 @@ class Accounts:
                 for someone, identity in list(self._identified.items()):
                     if identity == foldNick(account.nick):
                         del self._identified[someone]
+                        self.onChange(someone, None)
                 return account.nick
 
             return self._store.deleteAccount(account.nick).addCallback(deleted)
@@ -256,3 +264,28 @@ def _checkPassword(password: str) -> None:
         raise AccountError(
             f"A password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
         )
+
+
+def accountsOf(hub: Hub) -> Accounts:
+    """
+    The accounts of C{hub}, for a front end's account command; L{ChatError} if it keeps none.
+    """
+    if hub.accounts is None:
+        raise ChatError("This server keeps no accounts")
+    return hub.accounts
+
+
+def identifyAndTake(
+    hub: Hub, member: Member, nick: str, password: str, address: str
+) -> defer.Deferred[None]:
+    """
+    Identify C{member} as the owner of C{nick} (from C{address}), tell it so, and give it the
+    account's nick if it has another: a front end's C{identify} command.
+    """
+    def identified(account: str) -> defer.Deferred[None] | None:
+        member.deliver(events.Notice(f"You are identified as {account}"))
+        if account != member.nick:
+            return hub.rename(member, account)
+        return None
+
+    return accountsOf(hub).identify(member, nick, password, address).addCallback(identified)

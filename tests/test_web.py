@@ -270,7 +270,7 @@ def test_chatWithLineClient(server: Server) -> None:
     assert messages == [
         {"type": "nick", "old": "guest2", "new": "alice"},
         {"type": "joined", "room": "#lobby", "nick": "alice"},
-        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob"], "topic": ""},
+        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob"], "topic": "", "away": {}},
     ]
     assert "*** alice has joined #lobby" in line.received()
     browser.send(type="say", room="#lobby", text="<img src=x onerror=alert(1)>")

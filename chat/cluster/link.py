@@ -133,6 +133,7 @@ class ClusterLink(service.Service):
         # The directory entry of the member concerned, as it is once C{event} is done.
         if isinstance(event, events.Joined):
             calls.append(redis.hset(directory, event.nick, encodeRooms(self._roomsOf(event.nick))))
+            self._publishState(redis, event.nick, calls)
         elif isinstance(event, events.Left):
             # The hub tells of a part before it takes the member out of the room.
             rooms = [room for room in self._roomsOf(event.nick) if foldRoom(room) != foldRoom(event.room)]
@@ -444,6 +445,10 @@ class ClusterLink(service.Service):
         elif isinstance(event, events.TopicChanged):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
             hub.setTopic(proxy, event.room, event.topic)
+        elif isinstance(event, events.AwayChanged):
+            hub.setAway(self._remote(event.nick, node), event.away)
+        elif isinstance(event, events.AccountChanged):
+            hub.setAccount(self._remote(event.nick, node), event.account)
         elif isinstance(event, events.PrivateMessage):
             recipient = hub.find(event.recipient)
             if not isRemote(recipient):
@@ -489,6 +494,24 @@ class ClusterLink(service.Service):
     def _seat(self, proxy: RemoteMember, room: str) -> None:
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:
             self.hub.join(proxy, room)
+
+    def _publishState(self, redis: Commands, nick: str, calls: list[defer.Deferred[Any]]) -> None:
+        """
+        After a member's join, its away message and account, if it has them: the other
+        servers learn of a member from its joins, and it may have gone away or identified
+        before it joined anything (an IRC client identifies as it registers).
+        """
+        try:
+            member = self.hub.find(nick)
+        except ChatError:
+            return
+        away = getattr(member, "away", "")
+        account = getattr(member, "account", None)
+        if away:
+            calls.append(redis.publish(self.channel, encodeEvent(self.node, events.AwayChanged(nick, away))))
+        if account is not None:
+            changed = events.AccountChanged(nick, account)
+            calls.append(redis.publish(self.channel, encodeEvent(self.node, changed)))
 
     # Helpers
 

@@ -38,6 +38,8 @@ Message = events.Event | NodeSynced | NodeGone
 
 # A directory: nicks, each with the list of its rooms.
 _DIRECTORY = "directory"
+# A string or null.
+_OPTIONAL_STR = "optional str"
 
 # Each kind of message on the channel, with its fields and their types.
 _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
@@ -48,6 +50,8 @@ _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
     "say": (events.Said, {"room": str, "nick": str, "text": str, "time": float, "action": bool}),
     "topic": (events.TopicChanged, {"room": str, "nick": str, "topic": str}),
     "msg": (events.PrivateMessage, {"sender": str, "recipient": str, "text": str}),
+    "away": (events.AwayChanged, {"nick": str, "away": str}),
+    "account": (events.AccountChanged, {"nick": str, "account": _OPTIONAL_STR}),
     "synced": (NodeSynced, {"members": _DIRECTORY}),
     "gone": (NodeGone, {"dead": str}),
 }
@@ -77,6 +81,9 @@ def decodeEvent(message: str | bytes) -> tuple[str, Message]:
             value = data[name]
             if wanted == _DIRECTORY:
                 value = _checkDirectory(value)
+            elif wanted == _OPTIONAL_STR:
+                if value is not None and not isinstance(value, str):
+                    raise TypeError(name)
             else:
                 if wanted is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)

@@ -15,7 +15,8 @@ from typing import Protocol
 from twisted.internet import defer
 
 from chat import events
-from chat.accounts import Accounts
+from chat.accounts import accountsOf as _accounts
+from chat.accounts import identifyAndTake
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.names import foldNick
@@ -108,6 +109,26 @@ def _msg(hub: Hub, client: LineClient, argument: str) -> None:
     if not text.strip():
         raise ChatError(f"Usage: {COMMANDS['msg'].usage}")
     hub.message(client, nick, text.strip())
+    _tellIfAway(hub, client, nick)
+
+
+def _tellIfAway(hub: Hub, client: LineClient, nick: str) -> None:
+    """
+    Tell C{client}, who just sent C{nick} a private message, that C{nick} is away, if it is.
+    """
+    recipient = hub.find(nick)
+    away = getattr(recipient, "away", "")
+    if away:
+        _notice(client, f"{recipient.nick} is away: {away}")
+
+
+@_command("/away [MESSAGE]", "mark yourself away, saying MESSAGE; without one, back")
+def _away(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.setAway(client, argument)
+    if argument:
+        _notice(client, f"You are marked as away: {argument}")
+    else:
+        _notice(client, "You are no longer marked as away")
 
 
 @_command("/join ROOM", "leave your room for ROOM, creating it if need be", needsArgument=True)
@@ -167,12 +188,6 @@ def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None
     return hub.history(client, room, limit).addCallback(show)
 
 
-def _accounts(hub: Hub) -> Accounts:
-    if hub.accounts is None:
-        raise ChatError("This server keeps no accounts")
-    return hub.accounts
-
-
 # The account commands take passwords: they are never echoed or logged (see docs/security.md).
 
 
@@ -191,16 +206,7 @@ def _identify(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[Non
     nick, _, password = argument.partition(" ")
     if not password.strip():
         nick, password = client.nick, argument
-    password = password.strip()
-
-    def identified(owned: str) -> defer.Deferred[None] | None:
-        _notice(client, f"You are identified as {owned}")
-        if owned != client.nick:
-            return hub.rename(client, owned)
-        return None
-
-    accounts = _accounts(hub)
-    return accounts.identify(client, nick, password, client.host or "").addCallback(identified)
+    return identifyAndTake(hub, client, nick, password.strip(), client.host or "")
 
 
 @_command("/password OLD NEW", "change your account's password", needsArgument=True)

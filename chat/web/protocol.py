@@ -102,8 +102,10 @@ class WebProtocol(Connection):
     One browser (or any WebSocket client), in any number of rooms.
 
     @ivar maxText: the longest text a command may carry, in bytes of UTF-8.
+    @ivar hearsAway: always: the page shows who is away in its member list.
     """
 
+    hearsAway = True
     _reader: LineReader | None = None
     _socket: WebSocketTransport | None = None
     _unfinished = 0

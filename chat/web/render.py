@@ -38,12 +38,13 @@ class Welcome:
 @dataclass(frozen=True, slots=True)
 class Members:
     """
-    Who is in C{room}, by nick.
+    Who is in C{room}, by nick, and the away messages of those who are away.
     """
 
     room: str
     nicks: tuple[str, ...]
     topic: str
+    away: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,16 @@ def _topicChanged(event: events.TopicChanged) -> Fields:
 
 
 @toJSON.register
+def _awayChanged(event: events.AwayChanged) -> Fields:
+    return {"type": "away", "nick": event.nick, "away": event.away}
+
+
+@toJSON.register
+def _accountChanged(event: events.AccountChanged) -> Fields:
+    return {"type": "account", "nick": event.nick, "account": event.account}
+
+
+@toJSON.register
 def _topic(event: events.Topic) -> Fields:
     return {"type": "topic", "room": event.room, "nick": None, "topic": event.topic}
 
@@ -151,7 +162,13 @@ def _welcome(event: Welcome) -> Fields:
 
 @toJSON.register
 def _members(event: Members) -> Fields:
-    return {"type": "members", "room": event.room, "nicks": list(event.nicks), "topic": event.topic}
+    return {
+        "type": "members",
+        "room": event.room,
+        "nicks": list(event.nicks),
+        "topic": event.topic,
+        "away": dict(event.away),
+    }
 
 
 @toJSON.register

@@ -28,7 +28,9 @@ from chat.limits import Limits
 from chat.line.protocol import ENTRY_DELAY, LineFactory
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
-from helpers import NO_FLOOD, FakeClient
+from chat.accounts import Accounts
+from chat.store import MemoryStore
+from helpers import CHEAP_HASHER, NO_FLOOD, FakeClient, runNow
 
 HOST = "chat.test"
 ORIGIN = f"http://{HOST}"
@@ -39,9 +41,16 @@ class Server:
     A hub and gate with a web site and a line factory on them, on a fake clock.
     """
 
-    def __init__(self, limits: Limits = NO_FLOOD, origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, limits: Limits = NO_FLOOD, origins: tuple[str, ...] = (), accounts: bool = False
+    ) -> None:
         self.clock = MemoryReactorClock()
-        self.hub = Hub(self.clock)
+        store = MemoryStore() if accounts else None
+        self.hub = Hub(
+            self.clock,
+            store=store,
+            accounts=Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow) if store else None,
+        )
         self.gate = Gate(self.clock, limits)
         self.site = ChatSite(WebFactory(self.hub, self.gate, name="testchat"), origins)
         self.line = LineFactory(self.hub, self.gate)
@@ -530,3 +539,75 @@ def test_idleHTTPConnectionsClose(server: Server) -> None:
     server.clock.advance(HTTP_TIMEOUT + 1)
     assert transport.disconnecting
     assert not browser.transport.disconnecting
+
+
+# Away and accounts
+
+
+def test_away() -> None:
+    """
+    A web user goes away with C{away} and comes back with it empty; the others in its rooms
+    see it (line users do not hear of it); the member list says who is away, and a private
+    message to someone away tells so.
+    """
+    server = Server()
+    line = server.lineClient()
+    line.send("/nick bob")
+    alice, carol = server.browser(), server.browser()
+    for browser, nick in ((alice, "alice"), (carol, "carol")):
+        browser.send(type="nick", nick=nick)
+        browser.send(type="join", room="#lobby")
+    for browser in (alice, carol):
+        browser.received()
+    line.received()
+    alice.send(type="away", text="brb")
+    assert withoutTimes(alice.received()) == [{"type": "away", "nick": "alice", "away": "brb"}]
+    assert withoutTimes(carol.received()) == [{"type": "away", "nick": "alice", "away": "brb"}]
+    assert line.received() == []
+    carol.send(type="members", room="#lobby")
+    carol.send(type="msg", to="alice", text="hello?")
+    assert withoutTimes(carol.received()) == [
+        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob", "carol"], "topic": "", "away": {"alice": "brb"}},
+        {"type": "private", "from": "carol", "to": "alice", "text": "hello?", "echo": True},
+        {"type": "away", "nick": "alice", "away": "brb"},
+    ]
+    line.send("/away lunch")
+    assert withoutTimes(alice.received())[-1] == {"type": "away", "nick": "bob", "away": "lunch"}
+    alice.send(type="away")
+    assert withoutTimes(carol.received()) == [
+        {"type": "away", "nick": "bob", "away": "lunch"},
+        {"type": "away", "nick": "alice", "away": ""},
+    ]
+
+
+def test_identifyAndRegister() -> None:
+    """
+    The login form's commands: C{register} a nick, then, connected again, C{identify} as its
+    owner, which takes the nick; a wrong password is an error, and never echoed.
+    """
+    server = Server(accounts=True)
+    alice = server.browser()
+    alice.send(type="nick", nick="alice")
+    alice.send(type="register", password="secret123")
+    assert withoutTimes(alice.received())[-1] == {
+        "type": "notice",
+        "text": "alice is registered; log in as alice next time",
+    }
+    alice.send(type="quit")
+    again = server.browser()
+    again.received()
+    again.send(type="nick", nick="alice")
+    again.send(type="identify", nick="alice", password="wrong-password")
+    again.send(type="identify", nick="Alice", password="secret123")
+    messages = withoutTimes(again.received())
+    assert messages[0]["type"] == "error" and "registered" in messages[0]["text"]
+    assert messages[1:] == [
+        {"type": "error", "text": "Wrong password for alice"},
+        {"type": "notice", "text": "You are identified as alice"},
+        {"type": "nick", "old": messages[3]["old"], "new": "alice"},
+    ]
+    assert "secret123" not in json.dumps(messages)
+    again.send(type="identify", nick="alice")
+    assert withoutTimes(again.received()) == [
+        {"type": "error", "text": "identify needs nick and password (non-empty strings)"}
+    ]

@@ -159,8 +159,6 @@ class IRCProtocol(Connection, Protocol):
     def __init__(self) -> None:
         Connection.__init__(self)
         self.caps: set[str] = set()
-        self.away = ""
-        self.account: str | None = None
         self.echo = False
 
     @property

@@ -348,3 +348,19 @@ def test_accountNotifyAndWhois() -> None:
     assert dave.received() == []
     carol.send("PRIVMSG NickServ :REGISTER carolpass")
     assert carol.received()[0] == ":carol!carol@chat ACCOUNT :carol"
+
+
+def test_accountTagOnEveryPieceOfALongLine() -> None:
+    """
+    A line too long for one IRC line is cut into several, each tagged.
+    """
+    server = serverWithAlice()
+    carol = server.connectIRC("carol", caps="account-tag")
+    carol.send("JOIN #lobby")
+    alice = server.connect()
+    alice.send("/identify alice secret123")
+    carol.received()
+    alice.send("word " * 200)
+    lines = carol.received()
+    assert len(lines) == 3
+    assert all(line.startswith("@account=alice :alice!alice@chat PRIVMSG #lobby :word") for line in lines)

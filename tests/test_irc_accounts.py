@@ -53,9 +53,9 @@ def test_capabilitiesOfAServerWithAccounts() -> None:
     client.send("CAP LS")
     assert client.received() == [
         ":testchat CAP * LS :account-notify account-tag away-notify batch echo-message"
-        " message-tags multi-prefix sasl=PLAIN server-time standard-replies",
+        " extended-join message-tags multi-prefix sasl=PLAIN server-time standard-replies",
         ":testchat CAP * LS :account-notify account-tag away-notify batch echo-message"
-        " message-tags multi-prefix sasl server-time standard-replies",
+        " extended-join message-tags multi-prefix sasl server-time standard-replies",
     ]
 
 
@@ -364,3 +364,31 @@ def test_accountTagOnEveryPieceOfALongLine() -> None:
     lines = carol.received()
     assert len(lines) == 3
     assert all(line.startswith("@account=alice :alice!alice@chat PRIVMSG #lobby :word") for line in lines)
+
+
+def test_extendedJoin() -> None:
+    """
+    With C{extended-join}, a C{JOIN} says the joiner's account (or C{*}) and real name.
+    """
+    server = serverWithAlice()
+    carol = server.connectIRC("carol", caps="extended-join")
+    tim = server.connectIRC("tim", caps="extended-join account-tag server-time")
+    dave = server.connectIRC("dave")
+    alice = server.connect()
+    alice.send("/identify alice secret123")
+    for client in (carol, tim, dave):
+        client.send("JOIN #dev")
+    for client in (carol, tim, dave, alice):
+        client.received()
+    alice.send("/join #dev")
+    bob = server.connectIRC("bob")
+    bob.send("JOIN #dev")
+    assert carol.received() == [
+        ":alice!alice@chat JOIN #dev alice :alice",
+        ":bob!bob@chat JOIN #dev * :bob",
+    ]
+    assert tim.received() == [
+        "@account=alice;time=1970-01-01T00:00:00.000Z :alice!alice@chat JOIN #dev alice :alice",
+        "@time=1970-01-01T00:00:00.000Z :bob!bob@chat JOIN #dev * :bob",
+    ]
+    assert dave.received() == [":alice!alice@chat JOIN :#dev", ":bob!bob@chat JOIN :#dev"]

@@ -16,7 +16,7 @@ from base64 import b64decode
 from collections.abc import Callable
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.python.failure import Failure
 
@@ -40,7 +40,17 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
-from chat.irc.render import HOST, Wire, encoder, fitted, tagAccounts, timeTag, toMessage, userMask
+from chat.irc.render import (
+    HOST,
+    Wire,
+    encoder,
+    extendJoins,
+    fitted,
+    tagAccounts,
+    timeTag,
+    toMessage,
+    userMask,
+)
 from chat.names import AWAY_MAX_LENGTH, NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
 from chat.reader import LineReader
 
@@ -52,6 +62,7 @@ CAPABILITIES = (
     "away-notify",
     "batch",
     "echo-message",
+    "extended-join",
     "message-tags",
     "multi-prefix",
     "sasl",
@@ -63,11 +74,11 @@ The IRCv3 capabilities offered, in the order C{CAP LS} lists them; those about a
 (L{ACCOUNT_CAPABILITIES}) only by a server that keeps accounts.
 """
 
-ACCOUNT_CAPABILITIES = frozenset({"account-notify", "account-tag", "sasl"})
+ACCOUNT_CAPABILITIES = frozenset({"account-notify", "account-tag", "extended-join", "sasl"})
 
 # The capabilities that choose a client's fanout (how the room's lines are rendered for it):
 # they cannot change once it is a member of the hub.
-_FANOUT_CAPABILITIES = ("server-time", "account-tag")
+_FANOUT_CAPABILITIES = ("server-time", "account-tag", "extended-join")
 
 # The longest base64 chunk of an AUTHENTICATE, and the most a client may send in all: PLAIN
 # needs a nick, a nick and a password, well under three chunks.
@@ -1052,17 +1063,15 @@ class IRCFactory(ServerFactory):
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
         self._fanouts = {
-            (timed, tagged): BatchFanout(
-                gate.clock,
-                tagAccounts(encoder(gate.clock, timed, name), hub.accountOf)
-                if tagged
-                else encoder(gate.clock, timed, name),
+            (timed, tagged, extended): BatchFanout(
+                gate.clock, self._encoder(gate.clock, name, timed, tagged, extended)
             )
             for timed in (False, True)
             for tagged in (False, True)
+            for extended in (False, True)
         }
-        self.plain = self._fanouts[False, False]
-        self.timed = self._fanouts[True, False]
+        self.plain = self._fanouts[False, False, False]
+        self.timed = self._fanouts[True, False, False]
         self.capabilities = tuple(
             cap for cap in CAPABILITIES if hub.accounts is not None or cap not in ACCOUNT_CAPABILITIES
         )
@@ -1080,8 +1089,23 @@ class IRCFactory(ServerFactory):
             "UTF8ONLY",
         )
 
+    def _encoder(
+        self, clock: IReactorTime, name: str, timed: bool, tagged: bool, extended: bool
+    ) -> Callable[[events.Event], bytes]:
+        """
+        How the events of a fanout's clients look: with C{server-time} if C{timed}, with
+        C{account-tag} if C{tagged}, with C{extended-join} if C{extended}.  Those without the
+        last two never pay for them.
+        """
+        encode = encoder(clock, timed, name)
+        if tagged:
+            encode = tagAccounts(encode, self.hub.accountOf)
+        if extended:
+            encode = extendJoins(encode, self.hub.accountOf)
+        return encode
+
     def fanoutFor(self, caps: set[str]) -> BatchFanout:
         """
         The fanout of a client with the capabilities C{caps}.
         """
-        return self._fanouts["server-time" in caps, "account-tag" in caps]
+        return self._fanouts["server-time" in caps, "account-tag" in caps, "extended-join" in caps]

@@ -312,3 +312,25 @@ def tagAccounts(
         )
 
     return encodeTagged
+
+
+def extendJoins(
+    encode: Callable[[events.Event], bytes], accountOf: Callable[[str], str | None]
+) -> Callable[[events.Event], bytes]:
+    """
+    C{encode}, for the clients with the C{extended-join} capability: a C{JOIN} also says the
+    joiner's account (C{*} for none) and real name (its nick, as C{WHO} says).
+    """
+
+    def encodeExtended(event: events.Event) -> bytes:
+        if type(event) is not events.Joined:
+            return encode(event)
+        account = accountOf(event.nick) or "*"
+        source = userMask(event.nick)
+        extended = Message("JOIN", (event.room, account, event.nick), source)
+        plain = encode(event)
+        # The line as C{encode} wrote it (tags and all), its message replaced.
+        head, _, _ = plain.partition(b":" + source.encode("utf-8") + b" JOIN ")
+        return head + serialize(extended)
+
+    return encodeExtended

@@ -145,3 +145,29 @@ def test_awayAcrossTheCluster() -> None:
     assert alice.received() == [":carol!carol@chat JOIN :#lobby", ":carol!carol@chat AWAY :asleep"]
     assert two.hub.find("carol").away == "asleep"
 
+
+
+def test_aNodeThatJoinsLaterLearnsWhoIsAway() -> None:
+    """
+    Away messages and accounts are kept in Redis too: a node that joins the cluster later
+    knows them at once, and forgets them with the member.
+    """
+    cluster = MemoryCluster("one")
+    one = cluster.nodes["one"]
+    bob = one.person("bob")
+    carol = one.person("carol")
+    one.hub.setAway(bob, "on holiday")
+    one.hub.setAccount(carol, "carol")
+    cluster.run(0.2)
+    two = cluster.add("two")
+    cluster.run(0.2)
+    assert two.hub.find("bob").away == "on holiday" and two.hub.find("bob").account is None
+    assert two.hub.find("carol").account == "carol" and two.hub.find("carol").away == ""
+    one.hub.rename(bob, "robert")
+    one.hub.disconnect(carol, "bye")
+    cluster.run(0.2)
+    three = cluster.add("three")
+    cluster.run(0.2)
+    assert three.hub.find("robert").away == "on holiday"
+    assert not three.knows("carol")
+    assert set(cluster.redis.value("chat:0:state:one", dict)) == {"robert"}

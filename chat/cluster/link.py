@@ -24,8 +24,10 @@ from chat.cluster.messages import (
     NodeSynced,
     decodeEvent,
     decodeRooms,
+    decodeState,
     encodeEvent,
     encodeRooms,
+    encodeState,
 )
 from chat.hub import ChatError, Hub, Member
 from chat.names import foldNick, foldRoom
@@ -114,6 +116,7 @@ class ClusterLink(service.Service):
                 [
                     redis.delete(self._aliveKey(self.node)),
                     redis.delete(self._directoryKey(self.node)),
+                    redis.delete(self._stateKey(self.node)),
                     redis.srem(self.prefix + "nodes", self.node),
                 ],
                 consumeErrors=True,
@@ -140,9 +143,14 @@ class ClusterLink(service.Service):
             calls.append(redis.hset(directory, event.nick, encodeRooms(rooms)))
         elif isinstance(event, events.Quit):
             calls.append(redis.hdel(directory, event.nick))
+            calls.append(redis.hdel(self._stateKey(self.node), event.nick))
         elif isinstance(event, events.NickChanged):
             calls.append(redis.hdel(directory, event.old))
             calls.append(redis.hset(directory, event.new, encodeRooms(self._roomsOf(event.new))))
+            calls.append(redis.hdel(self._stateKey(self.node), event.old))
+            self._storeState(redis, event.new, calls)
+        elif isinstance(event, events.AwayChanged | events.AccountChanged):
+            self._storeState(redis, event.nick, calls)
         elif isinstance(event, events.Said) and self.hub.historySize:
             history = self.prefix + f"history:{foldRoom(event.room)}"
             calls.append(redis.lpush(history, encodeEvent(self.node, event)))
@@ -268,6 +276,9 @@ class ClusterLink(service.Service):
                 entries = await redis.hgetall(self._directoryKey(node))
                 directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
         self._settle(directories, "Left while the link was down")
+        for node in directories:
+            for nick, entry in (await redis.hgetall(self._stateKey(node))).items():
+                self._applyState(node, nick, *decodeState(entry))
         for room in self.hub.rooms():
             key = foldRoom(room.name)
             topic = await redis.get(prefix + f"topic:{key}")
@@ -302,6 +313,9 @@ class ClusterLink(service.Service):
         if local:
             entries = {nick: encodeRooms(rooms) for nick, rooms in local.items()}
             calls.append(redis.hmset(directory, entries))
+        calls.append(redis.delete(self._stateKey(self.node)))
+        for member in self._local():
+            self._storeState(redis, member.nick, calls)
         calls.append(redis.sadd(prefix + "nodes", self.node))
         calls.append(redis.publish(self.channel, encodeEvent(self.node, NodeSynced(local))))
         for call in calls:
@@ -360,6 +374,7 @@ class ClusterLink(service.Service):
         for nick in members:
             await redis.eval(_RELEASE, [self._nickKey(nick)], [node])
         await redis.delete(self._directoryKey(node))
+        await redis.delete(self._stateKey(node))
         await redis.srem(self.prefix + "nodes", node)
         await redis.publish(self.channel, encodeEvent(self.node, NodeGone(node)))
 
@@ -455,6 +470,7 @@ class ClusterLink(service.Service):
                 recipient.deliver(events.PrivateMessage(event.sender, recipient.nick, event.text))
         elif isinstance(event, NodeSynced):
             self._settle({node: event.members}, "Left while the link was down")
+            self._fetchState(node)
         elif isinstance(event, NodeGone):
             if event.dead == self.node:
                 # Taken for dead (stalled past the TTL): the others dropped this node's
@@ -495,6 +511,46 @@ class ClusterLink(service.Service):
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:
             self.hub.join(proxy, room)
 
+    def _storeState(self, redis: Commands, nick: str, calls: list[defer.Deferred[Any]]) -> None:
+        """
+        Keep the away message and account of this node's member C{nick} in the node's state
+        hash, where a node that learns of it later (L{_sync}) reads them.
+        """
+        try:
+            member = self.hub.find(nick)
+        except ChatError:
+            return
+        away = getattr(member, "away", "")
+        account = getattr(member, "account", None)
+        key = self._stateKey(self.node)
+        if away or account is not None:
+            calls.append(redis.hset(key, nick, encodeState(away, account)))
+        else:
+            calls.append(redis.hdel(key, nick))
+
+    def _fetchState(self, node: str) -> None:
+        """
+        Read the away messages and accounts of the members of C{node}, which (re)joined the
+        cluster: they may have changed while it was cut off.
+        """
+        redis = self._commands
+        if redis is None:
+            return
+
+        def read(entries: dict[str, str]) -> None:
+            for nick, entry in entries.items():
+                self._applyState(node, nick, *decodeState(entry))
+
+        redis.hgetall(self._stateKey(node)).addCallback(read).addErrback(self._commandFailed)
+
+    def _applyState(self, node: str, nick: str, away: str, account: str | None) -> None:
+        try:
+            member = self._remote(nick, node)
+            self.hub.setAway(member, away)
+        except ChatError:
+            return
+        self.hub.setAccount(member, account)
+
     def _publishState(self, redis: Commands, nick: str, calls: list[defer.Deferred[Any]]) -> None:
         """
         After a member's join, its away message and account, if it has them: the other
@@ -512,6 +568,8 @@ class ClusterLink(service.Service):
         if account is not None:
             changed = events.AccountChanged(nick, account)
             calls.append(redis.publish(self.channel, encodeEvent(self.node, changed)))
+        if away or account is not None:
+            self._storeState(redis, nick, calls)
 
     # Helpers
 
@@ -526,6 +584,9 @@ class ClusterLink(service.Service):
 
     def _directoryKey(self, node: str) -> str:
         return self.prefix + f"members:{node}"
+
+    def _stateKey(self, node: str) -> str:
+        return self.prefix + f"state:{node}"
 
     def _roomsOf(self, nick: str) -> list[str]:
         try:

@@ -127,3 +127,25 @@ def decodeRooms(entry: str | bytes) -> list[str]:
     if isinstance(rooms, list) and all(isinstance(room, str) for room in rooms):
         return rooms
     return []
+
+
+def encodeState(away: str, account: str | None) -> str:
+    """
+    A member's entry in its node's state hash (C{state:ID}): its away message and account,
+    for the nodes that learn of it later.
+    """
+    return json.dumps({"away": away, "account": account})
+
+
+def decodeState(entry: str | bytes) -> tuple[str, str | None]:
+    """
+    The away message and account in a state entry; anything unreadable is neither.
+    """
+    try:
+        state = json.loads(entry)
+        away, account = state["away"], state["account"]
+    except (ValueError, KeyError, TypeError):
+        return "", None
+    if not isinstance(away, str) or not (account is None or isinstance(account, str)):
+        return "", None
+    return away, account

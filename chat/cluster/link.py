@@ -516,17 +516,22 @@ class ClusterLink(service.Service):
         Keep the away message and account of this node's member C{nick} in the node's state
         hash, where a node that learns of it later (L{_sync}) reads them.
         """
-        try:
-            member = self.hub.find(nick)
-        except ChatError:
-            return
-        away = getattr(member, "away", "")
-        account = getattr(member, "account", None)
+        away, account = self._stateOf(nick)
         key = self._stateKey(self.node)
         if away or account is not None:
             calls.append(redis.hset(key, nick, encodeState(away, account)))
         else:
             calls.append(redis.hdel(key, nick))
+
+    def _stateOf(self, nick: str) -> tuple[str, str | None]:
+        """
+        The away message and account of the member C{nick}: none for a member gone.
+        """
+        try:
+            member = self.hub.find(nick)
+        except ChatError:
+            return "", None
+        return getattr(member, "away", ""), getattr(member, "account", None)
 
     def _fetchState(self, node: str) -> None:
         """
@@ -557,12 +562,7 @@ class ClusterLink(service.Service):
         servers learn of a member from its joins, and it may have gone away or identified
         before it joined anything (an IRC client identifies as it registers).
         """
-        try:
-            member = self.hub.find(nick)
-        except ChatError:
-            return
-        away = getattr(member, "away", "")
-        account = getattr(member, "account", None)
+        away, account = self._stateOf(nick)
         if away:
             calls.append(redis.publish(self.channel, encodeEvent(self.node, events.AwayChanged(nick, away))))
         if account is not None:

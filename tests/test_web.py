@@ -22,6 +22,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from chat import connection
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
@@ -31,6 +32,7 @@ from chat.web.site import ChatSite
 from chat.accounts import Accounts
 from chat.store import MemoryStore
 from helpers import CHEAP_HASHER, NO_FLOOD, FakeClient, runNow
+from test_fanout import FakeSocket
 
 HOST = "chat.test"
 ORIGIN = f"http://{HOST}"
@@ -120,6 +122,12 @@ class Browser:
         self.server.clock.advance(0)
         data = self.transport.value()
         self.transport.clear()
+        self.receiveData(data)
+
+    def receiveData(self, data: bytes) -> None:
+        """
+        Read C{data} as what the server sent: through the transport, or straight to a socket.
+        """
         self.ws.receive_data(data)
         for event in self.ws.events():
             if isinstance(event, AcceptConnection):
@@ -477,6 +485,84 @@ def test_textFrame(size: int) -> None:
 
     text = ("é" * size)[: size // 2] + "x" * (size - size // 2)
     assert textFrame(text) == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
+
+
+# Frames straight to the socket
+
+
+def withSockets(monkeypatch: pytest.MonkeyPatch, *browsers: Browser) -> dict[Browser, FakeSocket]:
+    """
+    Give each browser a L{FakeSocket} under its WebSocket, open to a direct send while nothing
+    is buffered in its stream, as a real connection's socket is.
+    """
+    for browser in browsers:
+        browser.received()  # nothing buffered
+    sockets = {browser.transport: FakeSocket() for browser in browsers}
+
+    def idleSocket(transport: object) -> FakeSocket | None:
+        if transport not in sockets or transport.value() or transport.disconnecting:
+            return None
+        return sockets[transport]
+
+    monkeypatch.setattr(connection, "idleSocket", idleSocket)
+    return {browser: sockets[browser.transport] for browser in browsers}
+
+
+def test_framesGoStraightToTheSocket(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Once nothing is buffered in its stream, a browser's frames go straight to its socket, as a
+    line client's lines do: the same frames, with no write through the stream.
+    """
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="hi")
+    server.clock.advance(0)
+    for browser in alice, bob:
+        assert browser.transport.value() == b""
+        browser.receiveData(b"".join(sockets[browser].sent))
+        [said] = browser.received()
+        assert (said["type"], said["nick"], said["text"]) == ("said", "bob", "hi")
+
+
+def test_twistedsOwnFramesGoFirst(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    A pong that Twisted's WebSocket wrote to the stream is sent before the frames that follow
+    it, which go through the stream until it is empty: a frame sent straight to the socket
+    could overtake it, and, sent in part, be split by it.
+    """
+    from wsproto.events import Ping
+
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="one")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1  # straight to the socket, from now on
+    alice.channel.dataReceived(alice.ws.send(Ping(b"x")))
+    bob.send(type="say", room="#lobby", text="two")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1
+    pong, _, said = alice.transport.value().partition(b"\x81")
+    assert pong == b"\x8a\x01x" and b'"text":"two"' in said
+    alice.received()  # the stream is empty again: straight to the socket
+    bob.send(type="say", room="#lobby", text="three")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 2 and b'"text":"three"' in sockets[alice].sent[-1]
+
+
+def test_nothingAfterTheClientsClose(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Once the client closed the WebSocket, and Twisted's answered with its close frame, the
+    room's next frames go nowhere: none after a close frame, as RFC 6455 says.
+    """
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="before")
+    server.clock.advance(0)
+    alice.channel.dataReceived(alice.ws.send(CloseConnection(1000)))
+    bob.send(type="say", room="#lobby", text="after")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1
+    assert alice.transport.disconnecting and alice.transport.value() == b"\x88\x02\x03\xe8"
 
 
 # The options

@@ -204,16 +204,13 @@ static inline char *put_u64(char *p, uint64_t v)
 
 static inline const char *get_u64(const char *p, const char *end, uint64_t *out)
 {
+    const char *start = p;
+    const char *stop = end - p > 19 ? p + 19 : end;
     uint64_t v = 0;
-    int n = 0;
-    while (p < end && (unsigned)(*p - '0') <= 9) {
-        if (++n > 19)
-            return NULL;
-        v = v * 10 + (uint64_t)(*p - '0');
-        p++;
-    }
-    if (!n)
-        return NULL;
+    while (p < stop && (unsigned)(*p - '0') <= 9)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    if (p == start || (p < end && (unsigned)(*p - '0') <= 9))
+        return NULL; /* no digit, or more than 19 */
     *out = v;
     return p;
 }
@@ -441,12 +438,69 @@ static inline void deliver(int r, uint64_t s, uint64_t q, uint64_t ns, int64_t n
 }
 
 #define SAID "{\"type\":\"said\","
+#define SAID_LEN (sizeof(SAID) - 1)
+#define TEXT "\"text\":\""
+#define TEXT_LEN (sizeof(TEXT) - 1)
+
+/* Whether the n bytes at p are s: two 8-byte loads for the prefixes tested per message. */
+static inline int starts(const char *p, const char *s, size_t n)
+{
+    uint64_t a, b;
+    for (; n >= 8; p += 8, s += 8, n -= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, s, 8);
+        if (a != b)
+            return 0;
+    }
+    return n == 0 || memcmp(p, s, n) == 0;
+}
+
+/* The text of a said message: just after its "text":" (the tag's 'B' is the first one there). */
+static const char *said_text(const char *msg, const char *end)
+{
+    const char *p = msg + SAID_LEN;
+    while (p < end) {
+        const char *b = memchr(p, 'B', (size_t)(end - p));
+        if (!b)
+            return NULL;
+        if (b - msg >= (long)(SAID_LEN + TEXT_LEN) && starts(b - TEXT_LEN, TEXT, TEXT_LEN))
+            return b;
+        p = b + 1;
+    }
+    return NULL;
+}
 
 /* A whole text message to client r. */
 static void on_message(int r, const char *msg, size_t len, int64_t now)
 {
     client_t *c = &cl[r];
     const char *end = msg + len;
+    if (len > SAID_LEN && starts(msg, SAID, SAID_LEN)) {
+        const char *p = said_text(msg, end);
+        if (!p || end[-1] != '}') {
+            corrupt++;
+            return;
+        }
+        if (end - p >= 5 && p[1] == 'S' && memcmp(p, "BSYNC", 5) == 0) {
+            if (!c->got_sync) {
+                c->got_sync = 1;
+                n_synced++;
+            }
+            return;
+        }
+        uint64_t s, q, ns, ck;
+        const char *x;
+        if ((x = get_u64(p + 1, end, &s)) && x < end && *x == ':' && (x = get_u64(x + 1, end, &q)) &&
+            x < end && *x == ':' && (x = get_u64(x + 1, end, &ns)) && x < end && *x == ':' &&
+            (x = get_u64(x + 1, end, &ck)) && s < (uint64_t)o_senders && q < (uint64_t)o_msgs &&
+            ck == tag_ck(s, q, ns)) {
+            if (phase >= PH_RUN)
+                deliver(r, s, q, ns, now);
+            return;
+        }
+        corrupt++;
+        return;
+    }
     if (c->state == ST_WELCOME) {
         /* The server's first message: the welcome.  Then join the room. */
         if (len < 18 || memcmp(msg, "{\"type\":\"welcome\"", 17) != 0) {
@@ -464,38 +518,7 @@ static void on_message(int r, const char *msg, size_t len, int64_t now)
         logerr("client %d got: %.*s", r, (int)(len > 200 ? 200 : len), msg);
         return;
     }
-    if (len < sizeof(SAID) - 1 || memcmp(msg, SAID, sizeof(SAID) - 1) != 0) {
-        untagged++; /* joined, members, topic, history: not counted */
-        return;
-    }
-    if (end[-1] != '}') {
-        corrupt++;
-        return;
-    }
-    const char *text = memmem(msg, len, "\"text\":\"", 8);
-    if (!text) {
-        corrupt++;
-        return;
-    }
-    const char *p = text + 8;
-    if (end - p >= 5 && memcmp(p, "BSYNC", 5) == 0) {
-        if (!c->got_sync) {
-            c->got_sync = 1;
-            n_synced++;
-        }
-        return;
-    }
-    uint64_t s, q, ns, ck;
-    const char *x;
-    if (p < end && *p == 'B' && (x = get_u64(p + 1, end, &s)) && x < end && *x == ':' &&
-        (x = get_u64(x + 1, end, &q)) && x < end && *x == ':' && (x = get_u64(x + 1, end, &ns)) &&
-        x < end && *x == ':' && (x = get_u64(x + 1, end, &ck)) && s < (uint64_t)o_senders &&
-        q < (uint64_t)o_msgs && ck == tag_ck(s, q, ns)) {
-        if (phase >= PH_RUN)
-            deliver(r, s, q, ns, now);
-        return;
-    }
-    corrupt++;
+    untagged++; /* joined, members, topic, history: not counted */
 }
 
 /* Keep a fragment of a message; 0 if it is too long. */

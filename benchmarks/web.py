@@ -15,7 +15,7 @@ C{npm install} in C{benchmarks/ws/}.
 
 Printed: a Markdown table of each scenario's median over the runs, every run's figure beside
 it, the ratio daemon / Node.js, and both sides' CPU during the run, which says which of them
-was the limit.  About 1 min for 3 runs.
+was the limit.  About 4 min for 3 runs (Node.js is the slow part).
 """
 
 from __future__ import annotations

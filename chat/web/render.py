@@ -6,7 +6,8 @@ The shared L{chat.fanout.BatchFanout} renders each event once for all the web cl
 it and queues a turn's worth of them per connection as bytes, as for the other front ends.  A
 server's frames are not masked, and no extension is negotiated, so a text message's frame is the
 same bytes for every client: the encoder makes the whole frame, and a connection's output is a
-run of frames written to its stream as they are.  Framing per recipient (C{wsproto}'s C{send})
+run of frames written as they are (straight to the socket, when it can take them: see
+L{chat.web.protocol.WebProtocol.writePending}).  Framing per recipient (C{wsproto}'s C{send})
 cost more than the rest of a delivery.
 """
 

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run import BIN, Server, freePort, pin  # noqa: E402
+from scenarios import printMedians  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -154,19 +154,7 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, Node.js {nodeVersion()}\n"
     )
-    daemon, node = SERVERS
-    print(f"| scenario | measure | {daemon} | {node} | ratio | runs (daemon; Node.js) |")
-    print("|---|---|---|---|---|---|")
-    for name in scenarios:
-        for measure in runs[name, daemon][0]:
-            medians = []
-            each = []
-            for serverName in SERVERS:
-                figures = [result[measure] for result in runs[name, serverName]]
-                medians.append(statistics.median(figures))
-                each.append(", ".join(f"{figure:.2f}" for figure in figures))
-            ratio = f"{medians[0] / medians[1]:.2f}" if medians[1] else ""
-            print(f"| {name} | {measure} | {medians[0]:.2f} | {medians[1]:.2f} | {ratio} | {'; '.join(each)} |")
+    printMedians(runs, list(scenarios), list(SERVERS))
     print("\nEvery run: 0 lost, 0 out of order, 0 corrupt, no error.")
 
 

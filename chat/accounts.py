@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,6 +33,8 @@ FAILURE_WINDOW = 60.0
 LOCKOUT = 15 * 60.0
 MIN_PASSWORD = 6
 MAX_PASSWORD = 256
+
+_T = TypeVar("_T")
 
 RunInThread = Callable[..., defer.Deferred[Any]]
 
@@ -283,9 +285,32 @@ def identifyAndTake(
     account's nick if it has another: a front end's C{identify} command.
     """
     def identified(account: str) -> defer.Deferred[None] | None:
+        if not hub.isConnected(member):
+            return None
         member.deliver(events.Notice(f"You are identified as {account}"))
         if account != member.nick:
             return hub.rename(member, account)
         return None
 
-    return accountsOf(hub).identify(member, nick, password, address).addCallback(identified)
+    accounts = accountsOf(hub)
+    checking = accounts.identify(member, nick, password, address)
+    return checking.addBoth(_forgetIfGone, hub, member).addCallback(identified)
+
+
+def registerNick(hub: Hub, member: Member, password: str) -> defer.Deferred[str]:
+    """
+    Register C{member}'s nick with C{password}, and count it as identified as its owner: a
+    front end's C{register} command.  The result is the nick registered.
+    """
+    nick = member.nick
+    registering = accountsOf(hub).register(member, nick, password)
+    return registering.addBoth(_forgetIfGone, hub, member).addCallback(lambda _: nick)
+
+
+def _forgetIfGone(result: _T, hub: Hub, member: Member) -> _T:
+    """
+    A member that left while its password was hashed or checked is not left identified.
+    """
+    if not hub.isConnected(member):
+        accountsOf(hub).forget(member)
+    return result

@@ -291,6 +291,12 @@ class Hub:
 
         return self.relay.claim(nick).addCallback(claimed)
 
+    def isConnected(self, member: Member) -> bool:
+        """
+        Whether C{member} is connected (registered, or waiting for its nick) and has not left.
+        """
+        return member in self._memberships
+
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.

@@ -16,7 +16,7 @@ from twisted.internet import defer
 
 from chat import events
 from chat.accounts import accountsOf as _accounts
-from chat.accounts import identifyAndTake
+from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.names import foldNick
@@ -193,12 +193,10 @@ def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None
 
 @_command("/register PASSWORD", "register your nick, with PASSWORD", needsArgument=True)
 def _register(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
-    nick = client.nick
-
-    def registered(_: None) -> None:
+    def registered(nick: str) -> None:
         _notice(client, f"{nick} is registered; /identify {nick} PASSWORD to take it next time")
 
-    return _accounts(hub).register(client, nick, argument).addCallback(registered)
+    return registerNick(hub, client, argument).addCallback(registered)
 
 
 @_command("/identify [NICK] PASSWORD", "log in as NICK (or your nick) and take it", needsArgument=True)

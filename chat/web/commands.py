@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from twisted.internet import defer
 
 from chat import events
-from chat.accounts import accountsOf, identifyAndTake
+from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.names import foldNick
@@ -129,12 +129,10 @@ def _identify(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Def
 
 @_command("register", fields=("password",))
 def _register(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None]:
-    nick = client.nick
-
-    def registered(_: None) -> None:
+    def registered(nick: str) -> None:
         client.deliver(events.Notice(f"{nick} is registered; log in as {nick} next time"))
 
-    return accountsOf(hub).register(client, nick, command["password"]).addCallback(registered)
+    return registerNick(hub, client, command["password"]).addCallback(registered)
 
 
 @_command("join", fields=("room",))

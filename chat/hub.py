@@ -297,6 +297,14 @@ class Hub:
         """
         return member in self._memberships
 
+    @property
+    def memberCount(self) -> int:
+        """
+        How many are connected, here and (as L{RemoteMember}s) to the other servers: counted,
+        not listed, for what each connecting client is told.
+        """
+        return len(self._memberships)
+
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.
@@ -453,6 +461,10 @@ class Hub:
         if room is None:
             raise NoSuchRoom(name)
         return room
+
+    @property
+    def roomCount(self) -> int:
+        return len(self._rooms)
 
     def rooms(self) -> list[Room]:
         """

@@ -334,16 +334,31 @@ class IRCProtocol(Connection, Protocol):
         """
         Queue C{message} for this client, after what it was already owed.
         """
-        if message.source is None:
-            message = Message(message.command, message.params, self.factory.name, message.tags)
-        data = b"".join(serialize(piece) for piece in fitted(message))
-        Connection.deliver(self, Wire(data))  # type: ignore[arg-type]
+        self.sendAll([message])
+
+    def sendAll(self, messages: list[Message]) -> None:
+        """
+        Queue C{messages} for this client, as one write: a reply of many lines (the welcome).
+        """
+        name = self.factory.name
+        lines = []
+        for message in messages:
+            if message.source is None:
+                message = Message(message.command, message.params, name, message.tags)
+            line = None if message.tags else serialize(message)
+            if line is None or len(line) > MAX_BODY:  # a line to cut: see fitted
+                line = b"".join(serialize(piece) for piece in fitted(message))
+            lines.append(line)
+        Connection.deliver(self, Wire(b"".join(lines)))  # type: ignore[arg-type]
 
     def numeric(self, code: str, *params: str) -> None:
         """
         Send numeric reply C{code} with C{params}, after the client's nick.
         """
-        self.send(Message(code, (self.target, *params)))
+        self.send(self._numeric(code, *params))
+
+    def _numeric(self, code: str, *params: str) -> Message:
+        return Message(code, (self.target, *params))
 
     def serverNotice(self, text: str) -> None:
         self.send(Message("NOTICE", (self.target, text)))
@@ -651,41 +666,51 @@ class IRCProtocol(Connection, Protocol):
         self._registered = True
         factory = self.factory
         # No log line for a connect, as for the line front end: one per connection end.
-        self.numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}")
-        self.numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}")
-        self.numeric(N.RPL_CREATED, f"This server was created {factory.created}")
-        self.numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt")
-        self.numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server")
-        self._lusers()
-        self._motd()
+        # One write for the whole welcome: a connect storm sends ten thousand of them.
+        numeric = self._numeric
+        self.sendAll(
+            [
+                numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}"),
+                numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}"),
+                numeric(N.RPL_CREATED, f"This server was created {factory.created}"),
+                numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt"),
+                numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server"),
+                *self._lusers(),
+                *self._motd(),
+            ]
+        )
 
-    def _lusers(self) -> None:
+    def _lusers(self) -> list[Message]:
         hub = self.factory.hub
-        users = len(hub.members())
+        users = hub.memberCount
         local = len(self.factory.gate.connections)
-        self.numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
-        self.numeric(N.RPL_LUSEROP, "0", "operator(s) online")
-        self.numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)")
-        self.numeric(N.RPL_LUSERCHANNELS, str(len(hub.rooms())), "channels formed")
-        self.numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers")
+        numeric = self._numeric
+        return [
+            numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers"),
+            numeric(N.RPL_LUSEROP, "0", "operator(s) online"),
+            numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)"),
+            numeric(N.RPL_LUSERCHANNELS, str(hub.roomCount), "channels formed"),
+            numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers"),
+        ]
 
-    def _motd(self) -> None:
+    def _motd(self) -> list[Message]:
         factory = self.factory
+        numeric = self._numeric
         if not factory.motd:
-            self.numeric(N.ERR_NOMOTD, "MOTD File is missing")
-            return
-        self.numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - ")
-        for line in factory.motd:
-            self.numeric(N.RPL_MOTD, f"- {line}")
-        self.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
+            return [numeric(N.ERR_NOMOTD, "MOTD File is missing")]
+        return [
+            numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - "),
+            *(numeric(N.RPL_MOTD, f"- {line}") for line in factory.motd),
+            numeric(N.RPL_ENDOFMOTD, "End of /MOTD command."),
+        ]
 
     @_command("LUSERS")
     def _lusersCommand(self, message: Message) -> None:
-        self._lusers()
+        self.sendAll(self._lusers())
 
     @_command("MOTD")
     def _motdCommand(self, message: Message) -> None:
-        self._motd()
+        self.sendAll(self._motd())
 
     @_command("PING", 1)
     def _ping(self, message: Message) -> None:

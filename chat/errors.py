@@ -121,6 +121,15 @@ class LooksLikeAPassword(AccountError):
         )
 
 
+class StateUnavailable(ChatError):
+    """
+    The state store (Redis, for a cluster) did not answer in time: the request is not done.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("The server's state store is not answering; try again later")
+
+
 def tellRefusal(failure: Failure, member: Member) -> None:
     """
     An errback for a request that waited (a nick claim, say): tell C{member} why the hub

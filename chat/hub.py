@@ -514,8 +514,10 @@ class Hub:
         )
         if self._historySize:
             room.history.append(said)
-        if self.store is not None:
-            self.store.addLine(said)
+        store = self.store
+        # A store the whole cluster shares has the other servers' lines from them.
+        if store is not None and not (store.shared and isRemote(member)):
+            store.addLine(said)
         room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 

@@ -38,13 +38,15 @@ from chat.line.protocol import LineFactory
 from chat.logs import LogTarget, logFormat, logTarget
 from chat.metrics import MetricsService
 from chat.names import checkRoom
-from chat.store import MemoryStore, SQLiteStore
+from chat.cluster.connections import RedisCommands
+from chat.store import MemoryStore, RedisStore, SQLiteStore, Store
 from chat.store.service import StateService
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
 from chat.systemd import Notifier
 
 DEFAULT_PORT = "tcp:30000"
+DEFAULT_STATE = "chat.sqlite3"
 
 
 def _nonNegative(value: str) -> int:
@@ -118,8 +120,9 @@ class Options(usage.Options):
         ["redis-db", None, 0, "Redis database number for this cluster's keys.", _nonNegative],
         ["node-ttl", None, 6.0,
          "Seconds after which a node that stopped answering counts as gone.", _positive],
-        ["state", None, "chat.sqlite3",
-         "SQLite file keeping room history and accounts across restarts; '' keeps nothing."],
+        ["state", None, None,
+         "SQLite file keeping room history and accounts across restarts; '' keeps nothing. "
+         "[default: chat.sqlite3; with --redis, Redis keeps them, shared by the nodes]"],
         ["keep-days", None, 30, "Days a room's lines are kept; 0: forever.", _nonNegative],
         ["backlog", None, 4096,
          "Listen backlog for endpoints that do not set their own backlog=.", _positiveInt],
@@ -231,6 +234,13 @@ class Options(usage.Options):
             self["default-room"] = checkRoom(self["default-room"])
         except InvalidName as e:
             raise usage.UsageError(f"--default-room: {e}") from None
+        if self["state"] is None and not self["redis"]:
+            self["state"] = DEFAULT_STATE
+        elif self["state"] and self["redis"]:
+            raise usage.UsageError(
+                f"--state {self['state']}: with --redis, accounts and history are kept in Redis, "
+                "shared by every node; leave --state out, or give --state '' to keep nothing"
+            )
         if self["state"]:
             # Absolute: twistd may change directory when it daemonizes.
             self["state"] = os.path.abspath(self["state"])
@@ -476,6 +486,24 @@ class ChatService(service.MultiService):
         return stopped
 
 
+def _store(options: Options, reactor: Any) -> Store:
+    """
+    Where the server keeps its state: in Redis with C{--redis} (unless C{--state ''}), shared
+    by the nodes; else in the C{--state} file; or, with C{--state ''}, nowhere but in memory.
+    """
+    if options["state"] is None:
+        commands = RedisCommands(
+            clientFromString(reactor, options["redis"]),
+            options["redis-password"],
+            options["redis-db"],
+            retry=max(0.5, options["node-ttl"] / 3),
+        )
+        return RedisStore(reactor, commands, options["redis-db"])
+    if options["state"]:
+        return SQLiteStore(reactor, options["state"])
+    return MemoryStore()
+
+
 def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatService:
     """
     The chat service for C{options}: one hub and one gate, shared by every front end, and a
@@ -484,7 +512,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
     """
     if reactor is None:
         from twisted.internet import reactor
-    store = SQLiteStore(reactor, options["state"]) if options["state"] else MemoryStore()
+    store = _store(options, reactor)
     hub = Hub(
         reactor,
         historySize=options["history"],

@@ -1,6 +1,7 @@
 """
-An in-memory Redis for L{chat.cluster.ClusterLink}: the subset of commands the link runs,
-with txredisapi's signatures and results, keys that expire on a test's clock, and a channel.
+An in-memory Redis for L{chat.cluster.ClusterLink} and L{chat.store.redis.RedisStore}: the
+subset of commands they run (their scripts included, in Python), with txredisapi's signatures
+and results, keys that expire on a test's clock, and a channel.
 
 One L{FakeRedis} is shared by the links of several hubs; each link reaches it through its own
 L{FakeConnections}.  Replies are immediate; channel messages arrive one reactor turn later, in
@@ -16,6 +17,39 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from chat.cluster.link import _RELEASE, ClusterLink
+from chat.store import redis as store
+
+
+def redisRange(items: list[Any], start: int, stop: int) -> list[Any]:
+    """
+    The items from index C{start} to C{stop}, both included, negative ones counted from the
+    end, as LRANGE, LTRIM and ZRANGE take them.
+    """
+    count = len(items)
+    start = max(count + start, 0) if start < 0 else start
+    stop = count + stop if stop < 0 else min(stop, count - 1)
+    return items[start : stop + 1] if start <= stop else []
+
+
+class SortedSet:
+    """
+    A sorted set's value: each member's score; members rank by score, then by their bytes.
+    """
+
+    def __init__(self) -> None:
+        self.scores: dict[str, float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.scores)
+
+    def ranked(self) -> list[str]:
+        return sorted(self.scores, key=lambda member: (self.scores[member], member.encode("utf-8")))
+
+    def removeBelow(self, below: float) -> int:
+        gone = [member for member, score in self.scores.items() if score < below]
+        for member in gone:
+            del self.scores[member]
+        return len(gone)
 
 
 class FakeRedis:
@@ -196,27 +230,131 @@ class FakeCommands:
     def ltrim(self, key, start, end):
         def ltrim(server: FakeRedis) -> str:
             values = server.value(key, list)
-            values[:] = values[start : end + 1]
+            values[:] = redisRange(values, start, end)
             server.dropIfEmpty(key)
             return "OK"
 
         return self._run(ltrim)
 
     def lrange(self, key, start, end):
-        return self._run(lambda server: list(server.value(key, list)[start : end + 1]))
+        return self._run(lambda server: redisRange(server.value(key, list), start, end))
+
+    def hget(self, key, field):
+        return self._run(lambda server: server.value(key, dict).get(field))
+
+    def zadd(self, key, score, member, *args):
+        pairs = [score, member, *args]
+        assert len(pairs) % 2 == 0, "ZADD takes scores and members in pairs"
+
+        def zadd(server: FakeRedis) -> int:
+            scores = server.value(key, SortedSet, create=True).scores
+            new = 0
+            for score, member in zip(pairs[::2], pairs[1::2]):
+                new += member not in scores
+                scores[member] = float(score)
+            return new
+
+        return self._run(zadd)
+
+    def zrange(self, key, start=0, end=-1, withscores=False):
+        assert not withscores, "not faked"
+        return self._run(lambda server: redisRange(server.value(key, SortedSet).ranked(), start, end))
+
+    def zremrangebyrank(self, key, min=0, max=-1):
+        def zremrangebyrank(server: FakeRedis) -> int:
+            members = server.value(key, SortedSet)
+            gone = redisRange(members.ranked(), min, max)
+            for member in gone:
+                del members.scores[member]
+            server.dropIfEmpty(key)
+            return len(gone)
+
+        return self._run(zremrangebyrank)
 
     def eval(self, script, keys=[], args=[]):
-        assert script == _RELEASE, "only the release script is faked"
-
-        def release(server: FakeRedis) -> int:
-            if server._live(keys[0]) and server.data[keys[0]] == args[0]:
-                return server.delete(keys[0])
-            return 0
-
-        return self._run(release)
+        return self._run(lambda server: SCRIPTS[script](server, list(keys), list(args)))
 
     def publish(self, channel, message):
         return self._run(lambda server: server.publish(message))
+
+
+def _release(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    if server._live(keys[0]) and server.data[keys[0]] == args[0]:
+        return server.delete(keys[0])
+    return 0
+
+
+def _prune(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    rooms = server.value(keys[0], set)
+    pruned = 0
+    for room in list(rooms):
+        key = args[1] + room
+        pruned += server.value(key, SortedSet).removeBelow(float(args[0]))
+        server.dropIfEmpty(key)
+        if not server._live(key):
+            rooms.discard(room)
+    server.dropIfEmpty(keys[0])
+    return pruned
+
+
+def _createAccount(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    if server._live(keys[0]):
+        return 0
+    nick, passwordHash, created, folded = args
+    server.value(keys[0], dict, create=True).update(nick=nick, passwordHash=passwordHash, created=created)
+    server.value(keys[1], set, create=True).add(folded)
+    return 1
+
+
+def _setPassword(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    if not server._live(keys[0]):
+        return 0
+    server.value(keys[0], dict)["passwordHash"] = args[0]
+    return 1
+
+
+def _deleteAccount(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    server.value(keys[1], set).discard(args[0])
+    server.dropIfEmpty(keys[1])
+    return server.delete(keys[0])
+
+
+# The scripts the link and the store run, as Redis would run them.
+SCRIPTS = {
+    _RELEASE: _release,
+    store.PRUNE: _prune,
+    store.CREATE_ACCOUNT: _createAccount,
+    store.SET_PASSWORD: _setPassword,
+    store.DELETE_ACCOUNT: _deleteAccount,
+}
+
+
+class FakeOpener:
+    """
+    One command connection to a L{FakeRedis}, for a L{chat.store.redis.RedisStore}; its
+    commands fail while the server is down, and work again once it is back.
+    """
+
+    def __init__(self, server: FakeRedis) -> None:
+        self.server = server
+        self.commands: FakeCommands | None = None
+
+    def open(self) -> FakeCommands:
+        self.commands = FakeCommands(self)
+        return self.commands
+
+    def close(self) -> defer.Deferred[None]:
+        self.commands = None
+        return defer.succeed(None)
+
+    def isCurrent(self, commands: FakeCommands) -> bool:
+        return self.server.up and commands is self.commands
+
+    def lost(self) -> None:
+        pass
+
+    def serverBack(self) -> None:
+        pass
 
 
 class FakeConnections:

@@ -1,6 +1,7 @@
 """
-The state stores, in memory and in SQLite on a temporary file, held to the same contract; the
-SQLite file's schema upgrade; and the hub's use of a store for room history.
+The state stores, in memory, in SQLite on a temporary file and in an in-memory Redis, held to
+the same contract; the SQLite file's schema upgrade; and the hub's use of a store for room
+history.  What is the Redis store's alone is in C{test_store_redis.py}.
 """
 
 from __future__ import annotations
@@ -12,25 +13,29 @@ import pytest
 import pytest_twisted
 from helpers import NO_FLOOD, FakeServer, Recorder
 from twisted.internet import defer, reactor
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 
 from chat import events
 from chat.hub import Hub
-from chat.store import Account, MemoryStore, SQLiteStore
+from chat.store import Account, MemoryStore, RedisStore, SQLiteStore
 from chat.store.service import DAY, StateService
 from chat.store.sqlite import SCHEMA_VERSION, UPGRADES
+from fakeredis import FakeOpener, FakeRedis
 
 
 def said(room: str, nick: str, text: str, time: float, action: bool = False) -> events.Said:
     return events.Said(room, nick, text, time, action)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request, tmp_path):
     if request.param == "memory":
         made = MemoryStore()
-    else:
+    elif request.param == "sqlite":
         made = SQLiteStore(reactor, str(tmp_path / "state.sqlite3"))
+    else:
+        made = RedisStore(reactor, FakeOpener(FakeRedis(Clock())))
     pytest_twisted.blockon(made.start())
     yield made
     pytest_twisted.blockon(made.stop())

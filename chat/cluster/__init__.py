@@ -29,7 +29,9 @@ private messages and nick uniqueness span the cluster.  In Redis, under C{chat:D
   the node (re)joins, and read by a node that joins, and when another sends C{synced};
 - C{history:ROOM}: the room's last lines, each with the time it was said on its node,
   capped, which a node loads when it (re)joins the cluster; C{topic:ROOM}: its topic.  Both
-  go when the room empties.
+  go when the room empties.  Nodes whose state store is Redis too (L{chat.store.redis}, the
+  default with C{--redis}) keep no C{history:ROOM}: they load a room's lines from the
+  store, which keeps them when the room empties.
 
 When Redis goes away, each node goes on serving its own members, says so once, reconnects
 with backoff (txredisapi's, at most a third of the TTL apart), and when it is back subscribes

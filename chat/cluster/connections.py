@@ -97,6 +97,41 @@ class SubscriberConnection(txredisapi.SubscriberProtocol):
         self.factory.link.subscriberDown(self)
 
 
+def commandFactory(password: str | None, db: int, retry: float) -> txredisapi.RedisFactory:
+    """
+    A factory of one command connection to Redis, which authenticates with C{password},
+    selects the database C{db}, and is made again after a loss, at most C{retry} seconds
+    apart; its C{handler} runs commands, waiting for the connection while it is down.
+    """
+    factory = txredisapi.RedisFactory(None, db, 1, isLazy=True, password=password)
+    factory.maxDelay = retry
+    return factory
+
+
+class RedisCommands:
+    """
+    One command connection to a real Redis at C{endpoint}, for what is not the link (the
+    state store, L{chat.store.redis}): opened by L{open}, closed by L{close}.
+    """
+
+    def __init__(
+        self, endpoint: IStreamClientEndpoint, password: str | None, db: int, retry: float
+    ) -> None:
+        self._factory = commandFactory(password, db, retry)
+        self._endpoint = endpoint
+
+    def open(self) -> Any:
+        """
+        Start connecting; the result runs commands (L{Commands}' and more, as txredisapi's
+        connections do), waiting for the connection while it is down.
+        """
+        self._factory.startConnecting(self._endpoint)
+        return self._factory.handler
+
+    def close(self) -> defer.Deferred[None]:
+        return self._factory.disconnect().addBoth(lambda _: None)
+
+
 class RedisConnections:
     """
     The two connections to a real Redis at C{endpoint}, made again with backoff when lost.
@@ -110,14 +145,13 @@ class RedisConnections:
         self, endpoint: IStreamClientEndpoint, password: str | None, db: int, retry: float
     ) -> None:
         self.endpoint = endpoint
-        commands = txredisapi.RedisFactory(None, db, 1, isLazy=True, password=password)
+        commands = commandFactory(password, db, retry)
         commands.protocol = CommandConnection
         subscriber = txredisapi.SubscriberFactory(isLazy=True)
         subscriber.protocol = SubscriberConnection
         subscriber.password = password
+        subscriber.maxDelay = retry
         self._factories = [commands, subscriber]
-        for factory in self._factories:
-            factory.maxDelay = retry
 
     def start(self, link: ClusterLink) -> None:
         for factory in self._factories:

@@ -151,7 +151,7 @@ class ClusterLink(service.Service):
             self._storeState(redis, event.new, calls)
         elif isinstance(event, events.AwayChanged | events.AccountChanged):
             self._storeState(redis, event.nick, calls)
-        elif isinstance(event, events.Said) and self.hub.historySize:
+        elif isinstance(event, events.Said) and self.hub.historySize and not self._storeShared():
             history = self.prefix + f"history:{foldRoom(event.room)}"
             calls.append(redis.lpush(history, encodeEvent(self.node, event)))
             calls.append(redis.ltrim(history, 0, self.hub.historySize - 1))
@@ -284,13 +284,16 @@ class ClusterLink(service.Service):
             topic = await redis.get(prefix + f"topic:{key}")
             if topic:
                 room.topic = topic
-            lines = await redis.lrange(prefix + f"history:{key}", 0, self.hub.historySize - 1)
-            history = []
-            for line in reversed(lines):
-                try:
-                    history.append(decodeEvent(line)[1])
-                except MalformedEvent:
-                    pass
+            if self._storeShared():  # the history is the store's, which the nodes share
+                history = await self.hub.store.lines(room.name, self.hub.historySize)
+            else:
+                lines = await redis.lrange(prefix + f"history:{key}", 0, self.hub.historySize - 1)
+                history = []
+                for line in reversed(lines):
+                    try:
+                        history.append(decodeEvent(line)[1])
+                    except MalformedEvent:
+                        pass
             room.history.clear()
             room.history.extend(said for said in history if isinstance(said, events.Said))
 
@@ -572,6 +575,13 @@ class ClusterLink(service.Service):
             self._storeState(redis, nick, calls)
 
     # Helpers
+
+    def _storeShared(self) -> bool:
+        """
+        Whether the hub keeps its lines in a store every node shares (Redis): then a room's
+        history is read there, and this link keeps none of its own.
+        """
+        return self.hub.store is not None and self.hub.store.shared
 
     def _local(self) -> Iterable[Member]:
         return [member for member in self.hub.members() if not isRemote(member)]

@@ -29,6 +29,13 @@ class Account:
 
 
 class Store(Protocol):
+    """
+    @ivar shared: whether every node of a cluster uses this one store (Redis): then each
+        node keeps only the lines its own members said, and reads the others' there.
+    """
+
+    shared: bool
+
     def start(self) -> defer.Deferred[None]:
         """
         Open the store, creating or upgrading its schema; the other methods may be called

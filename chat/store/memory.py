@@ -22,6 +22,8 @@ class MemoryStore:
     A L{chat.store.interface.Store} that keeps everything in this process.
     """
 
+    shared = False
+
     def __init__(self, maxLines: int = MAX_HISTORY) -> None:
         self._maxLines = maxLines
         self._lines: dict[str, deque[events.Said]] = {}

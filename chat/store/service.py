@@ -1,6 +1,10 @@
 """
 The service that opens the state store when the server starts, loads what it kept into the hub,
-prunes old lines as the server runs, and closes the store last when it stops.
+prunes old lines as the server runs, and closes the store last when it stops.  On a store the
+nodes of a cluster share, it also reads the registered nicks again every
+L{ACCOUNTS_REFRESH} seconds: a nick registered on another node is refused to the unidentified
+here within that time (its owner holds it cluster-wide meanwhile), and one unregistered there
+is free again here.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chat.errors import StateUnavailable
 from chat.hub import Hub
 from chat.store.interface import Store
 
 DAY = 24 * 60 * 60.0
 PRUNE_INTERVAL = 60 * 60.0
+ACCOUNTS_REFRESH = 5.0
 
 
 class StateService(service.Service):
@@ -45,6 +51,8 @@ class StateService(service.Service):
         self._pruning = LoopingCall(self.prune)
         self._pruning.clock = reactor
         self._pruneInterval = pruneInterval
+        self._refreshing = LoopingCall(self.refreshAccounts)
+        self._refreshing.clock = reactor
         self.ready: defer.Deferred[None] = defer.Deferred()
 
     def startService(self) -> None:
@@ -58,6 +66,21 @@ class StateService(service.Service):
             self._pruning.start(self._pruneInterval, now=True).addErrback(
                 lambda failure: self.log.failure("Pruning the history", failure)
             )
+        if self.store.shared and self.hub.accounts is not None and self.running:
+            self._refreshing.start(ACCOUNTS_REFRESH, now=False)
+
+    def refreshAccounts(self) -> defer.Deferred[None]:
+        """
+        Read the registered nicks again, which other nodes may have changed.
+        """
+
+        def failed(failure: Failure) -> None:
+            if failure.check(StateUnavailable):
+                self.log.debug("Registered nicks not refreshed: {why}", why=failure.getErrorMessage())
+            else:
+                self.log.failure("Refreshing the registered nicks", failure)
+
+        return self.hub.accounts.load().addErrback(failed)
 
     def _failed(self, failure: Failure) -> None:
         """
@@ -82,6 +105,7 @@ class StateService(service.Service):
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()
-        if self._pruning.running:
-            self._pruning.stop()
+        for loop in (self._pruning, self._refreshing):
+            if loop.running:
+                loop.stop()
         return self.store.stop()

@@ -91,6 +91,7 @@ class SQLiteStore:
     A L{chat.store.interface.Store} in the SQLite file C{path}.
     """
 
+    shared = False
     log = Logger()
 
     def __init__(self, reactor: IReactorCore | IReactorTime, path: str) -> None:

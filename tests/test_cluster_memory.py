@@ -13,8 +13,10 @@ from chat import events
 from chat.cluster import ClusterLink
 from chat.cluster.messages import decodeRooms, encodeEvent
 from chat.hub import ChatError, Hub
-from fakeredis import FakeConnections, FakeRedis
-from helpers import Recorder
+from chat.accounts import Accounts
+from chat.store import RedisStore
+from fakeredis import FakeConnections, FakeOpener, FakeRedis
+from helpers import CHEAP_HASHER, Recorder, runNow
 
 TTL = 3.0
 
@@ -42,7 +44,16 @@ class OffsetClock:
 class Node:
     def __init__(self, cluster: MemoryCluster, name: str, retry: float, offset: float) -> None:
         self.name = name
-        self.hub = Hub(OffsetClock(cluster.clock, offset))
+        clock = OffsetClock(cluster.clock, offset)
+        self.store: RedisStore | None = None
+        accounts = None
+        if cluster.stores:
+            self.store = RedisStore(cluster.clock, FakeOpener(cluster.redis))
+            self.store.start()
+            accounts = Accounts(clock, self.store, CHEAP_HASHER, runInThread=runNow)
+        self.hub = Hub(clock, store=self.store, accounts=accounts)
+        if cluster.stores:
+            self.hub.load()
         self.connections = FakeConnections(cluster.redis, retry)
         self.link = ClusterLink(
             cluster.clock, self.hub, where="memory", ttl=TTL, node=name, connections=self.connections
@@ -77,10 +88,15 @@ class Node:
 
 
 class MemoryCluster:
-    def __init__(self, *names: str, retries: tuple[float, ...] = ()) -> None:
+    """
+    @ivar stores: whether each node keeps its state in the Redis store, as C{--redis} does.
+    """
+
+    def __init__(self, *names: str, retries: tuple[float, ...] = (), stores: bool = False) -> None:
         self.clock = Clock()
         self.clock.advance(1_000_000)
         self.redis = FakeRedis(self.clock)
+        self.stores = stores
         self.nodes: dict[str, Node] = {}
         for index, name in enumerate(names):
             retry = retries[index] if index < len(retries) else 1.0
@@ -340,3 +356,37 @@ def test_twoFreshNodesNeverGiveOutOneGuestNick() -> None:
     assert not any(key.startswith("chat:0:nick:") for key in cluster.redis.data)
     late = b.person("guest1")  # free everywhere again
     assert late.nick == "guest1"
+
+
+def test_nodesShareTheRedisStore() -> None:
+    """
+    With the Redis store, as C{--redis} has it: a line is kept once, by its sender's node,
+    and every node's C{/history} shows it; the link keeps no history list of its own; a room
+    that empties everywhere keeps its lines, replayed by a node made later; an account
+    registered on one node identifies on another, whose registered nicks learn it.
+    """
+    cluster = MemoryCluster("a", "b", stores=True)
+    a, b = cluster.nodes.values()
+    alice, bob = a.person("alice", "#dev"), b.person("bob", "#dev")
+    a.hub.say(alice, "#dev", "kept once")
+    cluster.clock.advance(0)
+    assert [e.text for e in bob.take() if isinstance(e, events.Said)] == ["kept once"]
+    assert len(cluster.redis.data["chat:0:store:history:#dev"].scores) == 1
+    assert not [key for key in cluster.redis.data if key.startswith("chat:0:history:")]
+    history = b.hub.history(bob, "#dev", 10)
+    assert [said.text for said in history.result] == ["kept once"]
+    a.hub.part(alice, "#dev"), b.hub.part(bob, "#dev")  # #dev is gone everywhere
+    cluster.clock.advance(0)
+    newcomer = cluster.add("late").person("newcomer")
+    cluster.nodes["late"].hub.join(newcomer, "#dev")
+    replayed = [e.said.text for e in newcomer.take() if isinstance(e, events.Replayed)]
+    assert replayed == ["kept once"]
+
+    registered = a.hub.accounts.register(alice, "alice", "secret123")
+    assert registered.called and registered.result is None
+    stranger = Recorder()
+    b.hub.connect(stranger)
+    identified = b.hub.accounts.identify(stranger, "ALICE", "secret123", "127.0.0.1")
+    assert identified.result == "alice"
+    b.hub.accounts.load()
+    assert "alice" in b.hub.accounts.registered

@@ -330,3 +330,43 @@ def test_aStoppedNodesPeopleLeaveAtOnce(nodes) -> None:
     assert stayer.readUntil("leaving has quit")[-1] == "*** leaving has quit (Server shutting down)"
     stayer.send("/nick leaving")
     assert stayer.readUntil("now known as leaving")[-1] == "*** stayer is now known as leaving"
+
+
+def test_nodesShareAccountsAndHistoryInRedis(daemons, redis, tmp_path) -> None:
+    """
+    Without C{--state}, a cluster keeps its state in Redis: an account registered on one
+    node identifies on another, and the history outlives a restart of every node.
+    """
+
+    def node():
+        started = daemons("--redis", redis.endpoint, "--node-ttl", "3")
+        started.waitForLog("is in the cluster")
+        return started
+
+    a, b = node(), node()
+    alice, carol = meet(a, "alice", b, "carol")
+    alice.send("/register secret123")
+    alice.readUntil("registered")
+    alice.send("said on a")
+    carol.readUntil("said on a")
+    carol.send("/history 5")  # read from Redis, where a wrote it: b kept no copy
+    shown = [line.split("] ", 1)[-1] for line in carol.readUntil("said on a")]
+    assert shown[-3:] == ["*** The last 2 lines of #lobby:", "* alice is here", "<alice> said on a"]
+    alice.send("/quit")
+    carol.readUntil("alice has quit")
+    carol.send("/identify alice secret123")
+    assert carol.readUntil("now known as alice")[0] == "*** You are identified as alice"
+    assert a.terminate() == 0 and b.terminate() == 0
+
+    a, b = node(), node()
+    replay = LineSocket(b.ports[0])
+    replay.send("/who")
+    lines = replay.readUntil("In #lobby")
+    assert [line.split("] ", 1)[1] for line in lines if line.startswith("[history ")] == [
+        "* alice is here",
+        "<alice> said on a",
+    ]
+    dave = connect(a, "dave")
+    dave.send("/nick alice")
+    assert "is registered" in dave.readUntil("registered")[-1]
+    assert list(tmp_path.glob("*.sqlite3*")) == []

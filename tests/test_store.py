@@ -14,6 +14,7 @@ import pytest_twisted
 from helpers import NO_FLOOD, FakeServer, Recorder
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
+from twisted.python import usage
 from twisted.internet.testing import MemoryReactorClock
 
 from chat import events
@@ -226,8 +227,9 @@ def test_noClientBeforeTheStateIsLoaded() -> None:
 def test_stateOptions(tmp_path, monkeypatch) -> None:
     """
     C{--state} names the SQLite file, made absolute (twistd may change directory), by default
-    C{chat.sqlite3} here; C{--state ''} keeps everything in memory.  Building the service
-    opens no file: starting it does.
+    C{chat.sqlite3} here; C{--state ''} keeps everything in memory; with C{--redis}, Redis
+    keeps it, and a state file is refused.  Building the service opens no file and no
+    connection: starting it does.
     """
     from chat.tap import Options, makeService
 
@@ -247,6 +249,17 @@ def test_stateOptions(tmp_path, monkeypatch) -> None:
     assert parse("--state", "kept.db", "--keep-days", "0")["state"] == str(tmp_path / "kept.db")
     service = makeService(parse("--state", ""), MemoryReactorClock())
     assert isinstance(service.state.store, MemoryStore)
+    # With --redis, Redis keeps the state (connecting only once started), or nothing does.
+    redis = ("--redis", "tcp:127.0.0.1:6379", "--redis-db", "2")
+    reactor = MemoryReactorClock()
+    service = makeService(parse(*redis), reactor)
+    assert isinstance(service.state.store, RedisStore)
+    assert service.state.store.prefix == "chat:2:store:"
+    assert reactor.tcpClients == []
+    assert isinstance(makeService(parse(*redis, "--state", ""), reactor).state.store, MemoryStore)
+    with pytest.raises(usage.UsageError, match="with --redis, accounts and history are kept in Redis"):
+        parse(*redis, "--state", "kept.db")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_roomsMadeAndLeftCannotFillMemory() -> None:

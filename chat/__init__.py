@@ -11,9 +11,9 @@ wire formats:
 - L{chat.hub}: rooms, members and who hears what.
 - L{chat.relay} and L{chat.cluster}: how a hub shares its chat with other servers, and the
   relay that does it through Redis.
-- L{chat.store}: what the server keeps across restarts (room history, accounts), in SQLite or
-  in memory, behind one interface of Deferreds; L{chat.store.service} opens it, loads it into
-  the hub and prunes it.
+- L{chat.store}: what the server keeps across restarts (room history, accounts), in SQLite,
+  in the Redis a cluster shares, or in memory, behind one interface of Deferreds;
+  L{chat.store.service} opens it, loads it into the hub and prunes it.
 - L{chat.accounts}: registered nicks, their argon2id passwords, who identified as which; the
   hub asks it who may take a nick.
 - L{chat.limits} and L{chat.gate}: what one connection may cost the others; admission, idle

@@ -239,9 +239,6 @@ class FakeCommands:
     def lrange(self, key, start, end):
         return self._run(lambda server: redisRange(server.value(key, list), start, end))
 
-    def hget(self, key, field):
-        return self._run(lambda server: server.value(key, dict).get(field))
-
     def zadd(self, key, score, member, *args):
         pairs = [score, member, *args]
         assert len(pairs) % 2 == 0, "ZADD takes scores and members in pairs"
@@ -300,9 +297,9 @@ def _prune(server: FakeRedis, keys: list[str], args: list[str]) -> int:
 def _createAccount(server: FakeRedis, keys: list[str], args: list[str]) -> int:
     if server._live(keys[0]):
         return 0
-    nick, passwordHash, created, folded = args
+    nick, passwordHash, created = args
     server.value(keys[0], dict, create=True).update(nick=nick, passwordHash=passwordHash, created=created)
-    server.value(keys[1], set, create=True).add(folded)
+    server.value(keys[1], set, create=True).add(nick)
     return 1
 
 
@@ -314,8 +311,10 @@ def _setPassword(server: FakeRedis, keys: list[str], args: list[str]) -> int:
 
 
 def _deleteAccount(server: FakeRedis, keys: list[str], args: list[str]) -> int:
-    server.value(keys[1], set).discard(args[0])
-    server.dropIfEmpty(keys[1])
+    nick = server.value(keys[0], dict).get("nick")
+    if nick is not None:
+        server.value(keys[1], set).discard(nick)
+        server.dropIfEmpty(keys[1])
     return server.delete(keys[0])
 
 

@@ -100,9 +100,8 @@ def redis(tmp_path):
 @pytest.fixture
 def nodes(daemons, redis):
     def start(*options: str):
-        # --state '': the nodes share one working directory, and a state file is a node's
-        # own (two nodes on one file would replay each other's emptied rooms); these tests
-        # are about what the cluster keeps in Redis.
+        # --state '': these tests are about what the cluster's link keeps in Redis; its
+        # state store there is test_nodesShareAccountsAndHistoryInRedis's.
         node = daemons("--redis", redis.endpoint, "--node-ttl", "3", "--state", "", *options)
         node.waitForLog("is in the cluster")
         return node
@@ -304,10 +303,8 @@ def test_redisWithAPassword(daemons, tmp_path) -> None:
         pytest.fail("CI must have redis-server: .ci/run installs it")
     redis = RedisServer(tmp_path, password="s3cret")
     try:
-        options = (
-            "--redis", redis.endpoint, "--redis-password", "s3cret", "--redis-db", "2",
-            "--state", "",
-        )
+        # The state store too: it authenticates and selects the database as the link does.
+        options = ("--redis", redis.endpoint, "--redis-password", "s3cret", "--redis-db", "2")
         a, b = daemons(*options), daemons(*options)
         for node in (a, b):
             node.waitForLog("is in the cluster")
@@ -315,6 +312,8 @@ def test_redisWithAPassword(daemons, tmp_path) -> None:
         alice.readUntil("now known as bob")
         alice.send("behind a password")
         assert bob.readUntil("behind a password")[-1] == "<alice> behind a password"
+        bob.send("/history 1")  # from the store, in Redis's database 2
+        assert bob.readUntil("behind a password")[-1].endswith("] <alice> behind a password")
     finally:
         redis.kill()
 

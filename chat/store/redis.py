@@ -16,8 +16,9 @@ C{chat:DB:}, are described in L{chat.cluster}):
   is bounded by rooms, not by time.
 - C{rooms}: the folded names of the rooms that have a C{history:ROOM}.
 - C{account:NICK} (the folded nick): a hash of C{nick} (as registered), C{passwordHash}
-  and C{created}; C{accounts}: the set of folded nicks that have one.  Each change of an
-  account is one script, so that two nodes changing one account at once leave it whole.
+  and C{created}; C{accounts}: the set of the nicks, as registered, that have one (each node
+  reads it every few seconds, L{chat.store.service}).  Each change of an account is one
+  script, so that two nodes changing one account at once leave it whole.
 
 Lines are written once a reactor turn: one C{ZADD} and one C{ZREMRANGEBYRANK} per room and
 one C{SADD}, sent together without waiting for any reply, so that a busy room costs no round
@@ -68,7 +69,7 @@ return pruned
 CREATE_ACCOUNT = """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 redis.call('hset', KEYS[1], 'nick', ARGV[1], 'passwordHash', ARGV[2], 'created', ARGV[3])
-redis.call('sadd', KEYS[2], ARGV[4])
+redis.call('sadd', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -79,7 +80,8 @@ return 1
 """
 
 DELETE_ACCOUNT = """
-redis.call('srem', KEYS[2], ARGV[1])
+local nick = redis.call('hget', KEYS[1], 'nick')
+if nick then redis.call('srem', KEYS[2], nick) end
 return redis.call('del', KEYS[1])
 """
 
@@ -334,18 +336,12 @@ class RedisStore:
         return self._ask(lambda redis: redis.hgetall(key)).addCallback(found)
 
     def registeredNicks(self) -> defer.Deferred[list[str]]:
-        async def read(redis: Any) -> list[str]:
-            folded = sorted(await redis.smembers(self._key("accounts")))
-            names = await defer.gatherResults(
-                [redis.hget(self._accountKey(nick), "nick") for nick in folded], consumeErrors=True
-            )
-            return [name for name in names if name is not None]
-
-        return self._ask(lambda redis: defer.ensureDeferred(read(redis)))
+        key = self._key("accounts")
+        return self._ask(lambda redis: redis.smembers(key)).addCallback(sorted)
 
     def createAccount(self, account: Account) -> defer.Deferred[bool]:
         keys = [self._accountKey(account.nick), self._key("accounts")]
-        args = [account.nick, account.passwordHash, repr(account.created), foldNick(account.nick)]
+        args = [account.nick, account.passwordHash, repr(account.created)]
         return self._ask(lambda redis: redis.eval(CREATE_ACCOUNT, keys, args)).addCallback(bool)
 
     def setPassword(self, nick: str, passwordHash: str) -> defer.Deferred[None]:
@@ -356,6 +352,6 @@ class RedisStore:
 
     def deleteAccount(self, nick: str) -> defer.Deferred[None]:
         keys = [self._accountKey(nick), self._key("accounts")]
-        return self._ask(
-            lambda redis: redis.eval(DELETE_ACCOUNT, keys, [foldNick(nick)])
-        ).addCallback(lambda _: None)
+        return self._ask(lambda redis: redis.eval(DELETE_ACCOUNT, keys, [])).addCallback(
+            lambda _: None
+        )

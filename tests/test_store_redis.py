@@ -1,7 +1,8 @@
 """
 What is the Redis store's alone (the contract it shares with the others is tested in
 C{test_store.py}): lines written once a turn, capped, kept in order; prune; two stores on one
-Redis; its key layout's version; and a Redis that fails or does not answer.  All on an
+Redis; its key layout's version; a Redis that fails or does not answer; and the registered
+nicks read again as other nodes change them.  All on an
 in-memory Redis (L{fakeredis}) and a L{Clock}.
 """
 
@@ -14,11 +15,15 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from chat import events
+from chat.accounts import Accounts
 from chat.errors import StateUnavailable
+from chat.hub import Hub
 from chat.store import Account, RedisStore
 from chat.store.interface import MAX_HISTORY
 from chat.store.redis import MAX_UNSENT
+from chat.store.service import ACCOUNTS_REFRESH, StateService
 from fakeredis import FakeOpener, FakeRedis
+from helpers import CHEAP_HASHER, runNow
 
 HISTORY = "chat:0:store:history:"
 
@@ -253,3 +258,29 @@ def test_aSilentRedisNeitherHangsNorFillsMemory(clock, logged) -> None:
     clock.advance(5.0)
     assert result(stopping) is None
     assert any(f"{MAX_UNSENT} lines were not written" in line for line in logged)
+
+
+def test_theRegisteredNicksAreReadAgain(clock, redis) -> None:
+    """
+    On a shared store, the state service reads the registered nicks again every
+    L{ACCOUNTS_REFRESH} seconds: a nick another node registers or unregisters is known here
+    within that time.  A Redis that does not answer meanwhile stops nothing.
+    """
+    store = RedisStore(clock, FakeOpener(redis))
+    hub = Hub(clock, store=store, accounts=Accounts(clock, store, CHEAP_HASHER, runInThread=runNow))
+    state = StateService(clock, hub, store, keepDays=0)
+    state.startService()
+    assert state.ready.called
+    elsewhere = started(clock, FakeOpener(redis))
+    result(elsewhere.createAccount(Account("Alice", "hash", 1.0)))
+    clock.advance(ACCOUNTS_REFRESH)
+    assert hub.accounts.registered == {"alice"}
+    redis.crash()
+    clock.advance(ACCOUNTS_REFRESH)
+    redis.restart()
+    result(elsewhere.createAccount(Account("bob", "hash", 1.0)))
+    clock.advance(ACCOUNTS_REFRESH)
+    assert hub.accounts.registered == {"bob"}  # Redis lost alice when it crashed
+    result(state.stopService())
+    clock.advance(ACCOUNTS_REFRESH)
+    assert clock.getDelayedCalls() == []

@@ -1,6 +1,6 @@
 """
-The state stores, in memory, in SQLite on a temporary file and in an in-memory Redis, held to
-the same contract; the SQLite file's schema upgrade; and the hub's use of a store for room
+The state stores, in memory, in SQLite on a temporary file, in an in-memory Redis and in a
+real one, held to the same contract; the SQLite file's schema upgrade; and the hub's use of a store for room
 history.  What is the Redis store's alone is in C{test_store_redis.py}.
 """
 
@@ -13,33 +13,45 @@ import pytest
 import pytest_twisted
 from helpers import NO_FLOOD, FakeServer, Recorder
 from twisted.internet import defer, reactor
+from twisted.internet.endpoints import clientFromString
 from twisted.internet.task import Clock
 from twisted.python import usage
 from twisted.internet.testing import MemoryReactorClock
 
 from chat import events
+from chat.cluster.connections import RedisCommands
 from chat.hub import Hub
 from chat.store import Account, MemoryStore, RedisStore, SQLiteStore
 from chat.store.service import DAY, StateService
 from chat.store.sqlite import SCHEMA_VERSION, UPGRADES
 from fakeredis import FakeOpener, FakeRedis
+from redisserver import REDIS_SERVER, RedisServer
 
 
 def said(room: str, nick: str, text: str, time: float, action: bool = False) -> events.Said:
     return events.Said(room, nick, text, time, action)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "fakeredis", "redis-server"])
 def store(request, tmp_path):
+    server = None
     if request.param == "memory":
         made = MemoryStore()
     elif request.param == "sqlite":
         made = SQLiteStore(reactor, str(tmp_path / "state.sqlite3"))
-    else:
+    elif request.param == "fakeredis":
         made = RedisStore(reactor, FakeOpener(FakeRedis(Clock())))
+    else:  # the real one, so that its scripts run as Redis runs them
+        if REDIS_SERVER is None:
+            pytest.skip("no redis-server")
+        server = RedisServer(tmp_path)
+        endpoint = clientFromString(reactor, server.endpoint)
+        made = RedisStore(reactor, RedisCommands(endpoint, None, 0, retry=1.0))
     pytest_twisted.blockon(made.start())
     yield made
     pytest_twisted.blockon(made.stop())
+    if server is not None:
+        server.kill()
 
 
 @pytest_twisted.inlineCallbacks

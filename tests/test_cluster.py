@@ -348,6 +348,10 @@ def test_nodesShareAccountsAndHistoryInRedis(daemons, redis, tmp_path) -> None:
     alice.readUntil("registered")
     alice.send("said on a")
     carol.readUntil("said on a")
+    # a reads its history after writing its lines, on one connection: once it has shown the
+    # line, Redis has it.
+    alice.send("/history 1")
+    alice.readUntil("] <alice> said on a")
     carol.send("/history 5")  # read from Redis, where a wrote it: b kept no copy
     shown = [line.split("] ", 1)[-1] for line in carol.readUntil("said on a")]
     assert shown[-3:] == ["*** The last 2 lines of #lobby:", "* alice is here", "<alice> said on a"]

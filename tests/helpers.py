@@ -20,6 +20,7 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
+from chat.moderation import Moderation
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store.interface import Store
 from chat.tap import ChatService, Options, makeService
@@ -118,15 +119,23 @@ class FakeServer:
         motd: tuple[str, ...] = (),
         limits: Limits = Limits(),
         store: Store | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
         """
         @param store: a state store, for history and accounts (hashing at once, in memory).
+        @param opers: the accounts that are server operators once identified.
         """
         self.clock = MemoryReactorClock()
         accounts = None
         if store is not None:
             accounts = Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow)
-        self.hub = Hub(self.clock, historySize=history, store=store, accounts=accounts)
+        self.hub = Hub(
+            self.clock,
+            historySize=history,
+            store=store,
+            accounts=accounts,
+            moderation=Moderation(self.clock, opers),
+        )
         if store is not None:
             self.hub.load()
         self.gate = Gate(self.clock, limits)
@@ -179,8 +188,9 @@ class MixedServer(FakeServer):
         motd: tuple[str, ...] = (),
         limits: Limits = NO_FLOOD,
         store: Store | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(history, motd, limits, store)
+        super().__init__(history, motd, limits, store, opers)
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(

@@ -28,6 +28,7 @@ from chat.cluster.messages import (
     encodeRooms,
 )
 from chat.hub import ChatError, Hub, Member
+from chat.moderation import ACTIONS
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
 
@@ -446,8 +447,11 @@ class ClusterLink(service.Service):
             hub.setTopic(proxy, event.room, event.topic)
         elif isinstance(event, events.PrivateMessage):
             recipient = hub.find(event.recipient)
-            if not isRemote(recipient):
+            if not isRemote(recipient) and not self._ignored(recipient, event.sender):
                 recipient.deliver(events.PrivateMessage(event.sender, recipient.nick, event.text))
+        elif isinstance(event, events.Moderated):
+            if event.action in ACTIONS:
+                hub.moderation.apply(event)
         elif isinstance(event, NodeSynced):
             self._settle({node: event.members}, "Left while the link was down")
         elif isinstance(event, NodeGone):
@@ -485,6 +489,15 @@ class ClusterLink(service.Service):
         if seat is not None:
             seat(member)
         return member
+
+    def _ignored(self, recipient: Member, sender: str) -> bool:
+        moderation = self.hub.moderation
+        if not moderation.screening:
+            return False
+        try:
+            return moderation.ignores(recipient, self.hub.find(sender))
+        except ChatError:
+            return False
 
     def _seat(self, proxy: RemoteMember, room: str) -> None:
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:

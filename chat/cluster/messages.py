@@ -48,6 +48,10 @@ _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
     "say": (events.Said, {"room": str, "nick": str, "text": str, "time": float, "action": bool}),
     "topic": (events.TopicChanged, {"room": str, "nick": str, "topic": str}),
     "msg": (events.PrivateMessage, {"sender": str, "recipient": str, "text": str}),
+    "mod": (
+        events.Moderated,
+        {"room": str, "by": str, "action": str, "target": str, "reason": str, "until": float},
+    ),
     "synced": (NodeSynced, {"members": _DIRECTORY}),
     "gone": (NodeGone, {"dead": str}),
 }

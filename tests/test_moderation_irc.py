@@ -132,7 +132,7 @@ def test_killAndWallopsByAnOperator() -> None:
     ]
     root.send("STATS u")
     lines = root.received()
-    assert lines[0] == ":testchat NOTICE alice :Connections: irc 1, line 1 (2 in all)"
+    assert lines[0] == ":testchat NOTICE alice :Connections: irc 2, line 1 (3 in all)"
     assert lines[-1] == ":testchat 219 alice u :End of /STATS report"
 
 

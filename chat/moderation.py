@@ -77,6 +77,17 @@ ROOM_ACTIONS = frozenset(
 )
 SERVER_ACTIONS = frozenset({"gban", "ungban", "kill", "wall"})
 ACTIONS = ROOM_ACTIONS | SERVER_ACTIONS
+ADDING = frozenset(_ADDS)
+
+
+def standingRule(event: events.Moderated) -> tuple[str, str, str] | None:
+    """
+    The (kind, scope, target) of the rule C{event} adds or removes, if it is such an action.
+    """
+    kind = _ADDS.get(event.action) or _REMOVES.get(event.action)
+    if kind is None:
+        return None
+    return (kind, foldRoom(event.room) if event.room else "", event.target)
 LOCKABLE = frozenset({"topic"})
 
 
@@ -660,6 +671,22 @@ class Moderation:
                 foldNick(member.nick), self.identity(member), getattr(member, "host", None)
             )
         ]
+
+    def adopt(self, event: events.Moderated) -> None:
+        """
+        Take up the rule C{event} added, found in the cluster's keeping (a node that was away
+        when it was made), without a word, unless this server has it already or it lapsed.
+        """
+        key = standingRule(event)
+        if key is None or self._ruleOf(*key) is not None:
+            return
+        if event.until and event.until <= self._clock.seconds():
+            return
+        rule = Rule(*key, event.until, event.reason, event.by, self._clock.seconds())
+        self._add(rule)
+        store = self._store()
+        if store is not None:
+            store.saveRule(rule)
 
     def _kickOut(self, room: Room, nick: str) -> None:
         try:

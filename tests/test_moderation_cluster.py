@@ -93,3 +93,24 @@ def test_aWallReachesEveryNode() -> None:
     a.hub.moderation.wall(root, "restart at noon")
     cluster.clock.advance(0)
     assert bob.take() == [events.Notice("root to everyone: restart at noon")]
+
+
+def test_aNodeThatJoinsLaterLearnsTheRules() -> None:
+    """
+    Standing rules are kept in Redis: a node that joins after a ban enforces it; one lifted
+    before it joined is not there.
+    """
+    cluster = MemoryCluster("a")
+    (a,) = cluster.nodes.values()
+    root = oper(a, "root")
+    a.hub.moderation.ban(root, "#lobby", "mallory")
+    a.hub.moderation.ban(root, "#lobby", "bob")
+    a.hub.moderation.unban(root, "#lobby", "bob")
+    a.hub.moderation.gban(root, "192.0.2.0/24", 3600)
+    cluster.clock.advance(0)
+    b = cluster.add("b")
+    assert [rule.target for rule in b.hub.moderation.bans("#lobby")] == ["nick:mallory"]
+    assert [rule.target for rule in b.hub.moderation.bans("", server=True)] == ["ip:192.0.2.0/24"]
+    mallory = b.person("mallory", "#elsewhere")
+    with pytest.raises(Banned):
+        b.hub.join(mallory, "#lobby")

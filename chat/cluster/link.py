@@ -28,7 +28,7 @@ from chat.cluster.messages import (
     encodeRooms,
 )
 from chat.hub import ChatError, Hub, Member
-from chat.moderation import ACTIONS
+from chat.moderation import ACTIONS, ADDING, standingRule
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
 
@@ -149,6 +149,15 @@ class ClusterLink(service.Service):
             calls.append(redis.ltrim(history, 0, self.hub.historySize - 1))
         elif isinstance(event, events.TopicChanged):
             calls.append(redis.set(self.prefix + f"topic:{foldRoom(event.room)}", event.topic))
+        elif isinstance(event, events.Moderated):
+            # Standing rules are kept in Redis too, for the nodes that join later.
+            rule = standingRule(event)
+            if rule is not None:
+                field = "\x00".join(rule)
+                if event.action in ADDING:
+                    calls.append(redis.hset(self.prefix + "rules", field, encodeEvent(self.node, event)))
+                else:
+                    calls.append(redis.hdel(self.prefix + "rules", field))
         for call in calls:
             call.addErrback(self._commandFailed)
 
@@ -268,6 +277,13 @@ class ClusterLink(service.Service):
                 entries = await redis.hgetall(self._directoryKey(node))
                 directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
         self._settle(directories, "Left while the link was down")
+        for entry in (await redis.hgetall(prefix + "rules")).values():
+            try:
+                rule = decodeEvent(entry)[1]
+            except MalformedEvent:
+                continue
+            if isinstance(rule, events.Moderated) and rule.action in ADDING:
+                self.hub.moderation.adopt(rule)
         for room in self.hub.rooms():
             key = foldRoom(room.name)
             topic = await redis.get(prefix + f"topic:{key}")

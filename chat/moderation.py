@@ -424,8 +424,10 @@ class Moderation:
         """
         C{member} is in a room: take up the ignores kept with its account.
         """
-        account = self.identity(member) if not isRemote(member) else None
-        if account is None or not self._counts.get("ignore"):
+        if not self._counts.get("ignore") or isRemote(member):
+            return
+        account = self.identity(member)
+        if account is None:
             return
         kept = self._rules.get(("ignore", account))
         if kept:

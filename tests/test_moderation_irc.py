@@ -56,9 +56,8 @@ def test_banModeAndList() -> None:
     server, alice = ircOwner()
     mallory = server.connectIRC("mallory")
     mallory.send("JOIN #lobby")
-    everyone = [alice, mallory]
-    for client in everyone:
-        client.received()
+    mallory.received()
+    alice.received()
     alice.send("MODE #lobby +b mallory")
     assert alice.received() == [
         ":alice!alice@chat MODE #lobby +b :nick:mallory",

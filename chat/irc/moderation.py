@@ -62,14 +62,12 @@ def _durationAndReason(params: tuple[str, ...]) -> tuple[float, str]:
 
 @_command("KICK", 2)
 def kick(protocol: Any, message: Message) -> None:
-    moderation = protocol.factory.hub.moderation
     room = message.params[0]
     reason = message.params[2] if len(message.params) > 2 else ""
     for nick in message.params[1].split(","):
-        try:
-            moderation.kick(protocol, room, nick, reason)
-        except ChatError as e:
-            protocol.refuse(e, room, "KICK")
+        _attempt(
+            protocol, room, "KICK", lambda: _moderation(protocol).kick(protocol, room, nick, reason)
+        )
 
 
 def channelMode(protocol: Any, room: Room, changes: str, args: list[str]) -> None:
@@ -120,12 +118,24 @@ def banList(protocol: Any, room: Room) -> None:
     protocol.numeric(N.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
 
 
+def _attempt(protocol: Any, subject: str, command: str, call: Callable[[], object]) -> None:
+    """
+    Make C{call}; a refusal becomes its numeric (or notice) about C{subject}.
+    """
+    try:
+        call()
+    except ChatError as e:
+        protocol.refuse(e, subject, command)
+
+
+def _moderation(protocol: Any) -> Any:
+    return protocol.factory.hub.moderation
+
+
 @_command("CLAIM", 1)
 def claim(protocol: Any, message: Message) -> None:
-    try:
-        protocol.factory.hub.moderation.claim(protocol, message.params[0])
-    except ChatError as e:
-        protocol.refuse(e, message.params[0], "CLAIM")
+    room = message.params[0]
+    _attempt(protocol, room, "CLAIM", lambda: _moderation(protocol).claim(protocol, room))
 
 
 @_command("MUTE", 2)
@@ -135,28 +145,22 @@ def mute(protocol: Any, message: Message) -> None:
     """
     room, who = message.params[0], message.params[1]
     duration, _ = _durationAndReason(message.params[2:])
-    try:
-        protocol.factory.hub.moderation.mute(protocol, room, who, duration)
-    except ChatError as e:
-        protocol.refuse(e, room, "MUTE")
+    _attempt(
+        protocol, room, "MUTE", lambda: _moderation(protocol).mute(protocol, room, who, duration)
+    )
 
 
 @_command("UNMUTE", 2)
 def unmute(protocol: Any, message: Message) -> None:
     room, who = message.params[0], message.params[1]
-    try:
-        protocol.factory.hub.moderation.unmute(protocol, room, who)
-    except ChatError as e:
-        protocol.refuse(e, room, "UNMUTE")
+    _attempt(protocol, room, "UNMUTE", lambda: _moderation(protocol).unmute(protocol, room, who))
 
 
 @_command("KILL", 1)
 def kill(protocol: Any, message: Message) -> None:
+    nick = message.params[0]
     reason = message.params[1] if len(message.params) > 1 else ""
-    try:
-        protocol.factory.hub.moderation.kill(protocol, message.params[0], reason)
-    except ChatError as e:
-        protocol.refuse(e, message.params[0], "KILL")
+    _attempt(protocol, nick, "KILL", lambda: _moderation(protocol).kill(protocol, nick, reason))
 
 
 @_command("GBAN", 1)
@@ -164,27 +168,26 @@ def gban(protocol: Any, message: Message) -> None:
     """
     C{GBAN MASK [DURATION] [:REASON]}.
     """
+    mask = message.params[0]
     duration, reason = _durationAndReason(message.params[1:])
-    try:
-        protocol.factory.hub.moderation.gban(protocol, message.params[0], duration, reason)
-    except ChatError as e:
-        protocol.refuse(e, message.params[0], "GBAN")
+    _attempt(
+        protocol,
+        mask,
+        "GBAN",
+        lambda: _moderation(protocol).gban(protocol, mask, duration, reason),
+    )
 
 
 @_command("UNGBAN", 1)
 def ungban(protocol: Any, message: Message) -> None:
-    try:
-        protocol.factory.hub.moderation.ungban(protocol, message.params[0])
-    except ChatError as e:
-        protocol.refuse(e, message.params[0], "UNGBAN")
+    mask = message.params[0]
+    _attempt(protocol, mask, "UNGBAN", lambda: _moderation(protocol).ungban(protocol, mask))
 
 
 @_command("WALLOPS", 1)
 def wallops(protocol: Any, message: Message) -> None:
-    try:
-        protocol.factory.hub.moderation.wall(protocol, message.params[0])
-    except ChatError as e:
-        protocol.refuse(e, "", "WALLOPS")
+    text = message.params[0]
+    _attempt(protocol, "", "WALLOPS", lambda: _moderation(protocol).wall(protocol, text))
 
 
 @_command("STATS")
@@ -217,10 +220,10 @@ def silence(protocol: Any, message: Message) -> None:
         protocol.numeric(N.RPL_ENDOFSILELIST, "End of Silence List")
         return
     wanted = message.params[0]
-    try:
-        if wanted.startswith("-"):
-            moderation.ignore(protocol, wanted[1:], add=False)
-        else:
-            moderation.ignore(protocol, wanted.lstrip("+"))
-    except ChatError as e:
-        protocol.refuse(e, wanted, "SILENCE")
+    adding = not wanted.startswith("-")
+    _attempt(
+        protocol,
+        wanted,
+        "SILENCE",
+        lambda: moderation.ignore(protocol, wanted.lstrip("+-"), add=adding),
+    )

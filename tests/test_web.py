@@ -22,6 +22,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from chat import events
 from chat.accounts import Accounts
 from chat.gate import Gate
 from chat.hub import Hub
@@ -571,3 +572,12 @@ def test_moderation(server: Server) -> None:
         }
     ]
     assert server.hub.roomsOf(server.hub.find("mallory")) == []
+
+
+def test_serverBanRefusedAtConnect(server: Server) -> None:
+    server.hub.moderation.apply(events.Moderated("", "root", "gban", "ip:10.6.6.0/24", "abuse"))
+    browser = server.browser(peer="10.6.6.6")
+    assert withoutTimes(browser.received()) == [
+        {"type": "error", "text": "You are banned from this server (abuse)"}
+    ]
+    assert browser.transport.disconnecting

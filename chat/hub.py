@@ -453,13 +453,11 @@ class Hub:
         left = events.Left(room.name, member.nick)
         self._announce(room, member, left)
         self._publish(member, left)
-        room.remove(member)
-        self._memberships[member].remove(room)
-        self._removeIfEmpty(room)
+        self.evict(member, room)
 
     def evict(self, member: Member, room: Room) -> None:
         """
-        Take C{member} out of C{room} without a word: what it did (a kick) was told already.
+        Take C{member} out of C{room} without a word: the room was told why (a part, a kick).
         """
         room.remove(member)
         self._memberships[member].remove(room)

@@ -189,7 +189,7 @@ class Moderation:
     def __init__(self, clock: IReactorTime, opers: Iterable[str] = ()) -> None:
         self._clock = clock
         self.hub: Hub | None = None
-        self.opers = frozenset(foldNick(oper) for oper in opers)
+        self.setOpers(opers)
         # Rules by (kind, scope), then by target.
         self._rules: dict[tuple[str, str], dict[str, Rule]] = {}
         self._counts: dict[str, int] = {}
@@ -200,6 +200,12 @@ class Moderation:
         self.guarding = False
         # Lines per second between two /stats, for the server operators.
         self.lineRate = Rate()
+
+    def setOpers(self, opers: Iterable[str]) -> None:
+        """
+        Make the accounts C{opers} the server operators (C{--oper}, again on C{SIGHUP}).
+        """
+        self.opers = frozenset(foldNick(oper) for oper in opers)
 
     # Loading, keeping, expiring
 

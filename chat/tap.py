@@ -142,13 +142,13 @@ class Options(usage.Options):
     RESTART_ONLY = (
         "ports", "ircPorts", "webPorts", "webOrigins", "name", "history", "default-room",
         "redis", "redis-password", "redis-db", "node-ttl", "backlog", "metrics", "log-format",
-        "state", "keep-days", "opers",
+        "state", "keep-days",
     )
-    # Options that SIGHUP changes: the limits (see L{Limits}), MOTD and big rooms.
+    # Options that SIGHUP changes: the limits (see L{Limits}), MOTD, big rooms, operators.
     RELOADABLE = (
         "motd", "big-room", "shutdown-grace", "max-line", "max-recvq", "max-sendq",
         "flood-burst", "flood-rate", "idle-timeout", "max-clients", "max-per-ip",
-        "per-ip-exempt",
+        "per-ip-exempt", "opers",
     )
 
     def __init__(self) -> None:
@@ -462,6 +462,7 @@ class ChatService(service.MultiService):
         self.shutdownGrace = new["shutdown-grace"]
         if self.hub is not None:
             self.hub.bigRoom = new["big-room"]
+            self.hub.moderation.setOpers(new["opers"])
         self.options = new
         self.log.info(
             "Reloaded: {changes}",

@@ -113,7 +113,7 @@ class Error:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Moderated:
     """
     C{by} did the moderation C{action} to C{target} in C{room} ("" for the whole server), with

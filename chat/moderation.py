@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -209,7 +210,7 @@ class Moderation:
 
     # Loading, keeping, expiring
 
-    def load(self, store: Store):
+    def load(self, store: Store) -> defer.Deferred[None]:
         """
         Read the rules kept in C{store}; those that lapsed while the server was down go.
         """
@@ -439,6 +440,18 @@ class Moderation:
         if kept:
             self._ignoring.setdefault(member, set()).update(kept)
             self._update()
+
+    def identified(self, member: Member) -> None:
+        """
+        C{member} identified as an account: take up its ignores, and put it out if a server
+        ban names the account.
+        """
+        self.joined(member)
+        if self.guarding:
+            rule = self._matches(self._live("gban", ""), member)
+            if rule is not None:
+                because = f" ({rule.reason})" if rule.reason else ""
+                self._killLocal(member.nick, f"Banned from the server{because}")
 
     def forget(self, member: Member) -> None:
         """

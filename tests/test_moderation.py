@@ -387,6 +387,21 @@ def test_gbanOfANick() -> None:
     assert someone.received() == ["!!! You are banned from this server"]
 
 
+def test_gbanOfAnAccountPutsItOutWhenItIdentifies() -> None:
+    server = FakeServer(store=MemoryStore(), opers=("root",))
+    root = account(server, "root")
+    account(server, "bob", host="198.51.100.7").disconnect()
+    root.send("/gban account:bob 1d spam")
+    bob = server.connect(host="198.51.100.8")
+    bob.received()
+    bob.send("/identify bob secret123")
+    assert bob.received() == [
+        "*** You are identified as bob",
+        "!!! Banned from the server (spam)",
+    ]
+    assert bob.transport.disconnecting
+
+
 # Ignores
 
 

@@ -23,7 +23,7 @@ from chat.hub import Hub, Member
 from chat.moderation import parseDuration
 from chat.stats import report
 from chat.names import foldNick
-from chat.store.interface import MAX_HISTORY
+from chat.store.interface import MAX_HISTORY, Rule
 
 
 class LineClient(Member, Protocol):
@@ -34,6 +34,7 @@ class LineClient(Member, Protocol):
     room: str
     host: str | None
     gate: Gate
+    closing: bool
 
     def close(self, reason: str) -> None:
         """
@@ -201,7 +202,9 @@ def _identify(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[Non
 
     def identified(owned: str) -> defer.Deferred[None] | None:
         _notice(client, f"You are identified as {owned}")
-        hub.moderation.joined(client)
+        hub.moderation.identified(client)
+        if client.closing:  # a server ban named the account
+            return None
         if owned != client.nick:
             return hub.rename(client, owned)
         return None
@@ -287,7 +290,7 @@ def _unban(hub: Hub, client: LineClient, argument: str) -> None:
     hub.moderation.unban(client, client.room, argument.split()[0])
 
 
-def _listBans(client: LineClient, where: str, rules: list) -> None:
+def _listBans(client: LineClient, where: str, rules: list[Rule]) -> None:
     if not rules:
         _notice(client, f"No bans in {where}")
         return

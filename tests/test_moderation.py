@@ -426,6 +426,26 @@ def test_ignoredLinesAreNotDelivered() -> None:
     assert alice.received() == ["<mallory> back"]
 
 
+def test_ignoreOfAnAccountFollowsItsNick() -> None:
+    server = FakeServer(store=MemoryStore())
+    alice = server.connect("alice")
+    bob = account(server, "bob")
+    alice.received()
+    alice.send("/ignore bob")
+    assert alice.received() == ["*** You ignore account:bob now"]
+    alice.send("/ignore bob")
+    assert alice.received() == ["!!! You ignore bob already"]
+    alice.send("/ignore 192.0.2.1")
+    assert alice.received() == ["!!! Ignore a nick or an account (account:NAME), not an address"]
+    bob.send("/nick robert")
+    alice.received()
+    bob.send("still here")
+    assert alice.received() == []
+    alice.send("/unignore robert")
+    bob.send("hello again")
+    assert alice.received() == ["*** You hear robert again", "<robert> hello again"]
+
+
 def test_ignoresKeptWithTheAccount() -> None:
     store = MemoryStore()
     server = FakeServer(store=store)

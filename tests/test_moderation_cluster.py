@@ -107,9 +107,12 @@ def test_aNodeThatJoinsLaterLearnsTheRules() -> None:
     a.hub.moderation.ban(root, "#lobby", "bob")
     a.hub.moderation.unban(root, "#lobby", "bob")
     a.hub.moderation.gban(root, "192.0.2.0/24", 3600)
+    a.hub.moderation.ban(root, "#lobby", "brief", 60)
     cluster.clock.advance(0)
+    cluster.run(61, step=1)
     b = cluster.add("b")
     assert [rule.target for rule in b.hub.moderation.bans("#lobby")] == ["nick:mallory"]
+    assert len(cluster.redis.data["chat:0:rules"]) == 2  # the lapsed ban is gone
     assert [rule.target for rule in b.hub.moderation.bans("", server=True)] == ["ip:192.0.2.0/24"]
     mallory = b.person("mallory", "#elsewhere")
     with pytest.raises(Banned):

@@ -277,12 +277,16 @@ class ClusterLink(service.Service):
                 entries = await redis.hgetall(self._directoryKey(node))
                 directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
         self._settle(directories, "Left while the link was down")
-        for entry in (await redis.hgetall(prefix + "rules")).values():
+        for field, entry in (await redis.hgetall(prefix + "rules")).items():
             try:
                 rule = decodeEvent(entry)[1]
             except MalformedEvent:
                 continue
-            if isinstance(rule, events.Moderated) and rule.action in ADDING:
+            if not isinstance(rule, events.Moderated) or rule.action not in ADDING:
+                continue
+            if rule.until and rule.until <= self.clock.seconds():
+                await redis.hdel(prefix + "rules", field)  # lapsed: nobody needs it again
+            else:
                 self.hub.moderation.adopt(rule)
         for room in self.hub.rooms():
             key = foldRoom(room.name)

@@ -25,7 +25,8 @@ class Relay(Protocol):
         """
         Tell the other servers that one of this hub's members did C{event}: a L{events.Said},
         L{events.Joined}, L{events.Left}, L{events.Quit}, L{events.NickChanged},
-        L{events.TopicChanged}, or a L{events.PrivateMessage} to one of their members.
+        L{events.TopicChanged}, a L{events.Moderated} (which every server applies), or a
+        L{events.PrivateMessage} to one of their members.
         """
 
     def claim(self, nick: str) -> defer.Deferred[bool]:

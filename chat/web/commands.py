@@ -17,6 +17,7 @@ from twisted.internet import defer
 from chat import events
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
+from chat.line.commands import COMMANDS as LINE_COMMANDS
 from chat.names import foldNick
 from chat.web.render import Members, RoomList
 
@@ -166,8 +167,6 @@ SLASH_COMMANDS = frozenset(
 
 @_command("command", fields=("text",))
 def _slash(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None] | None:
-    from chat.line.commands import COMMANDS as LINE_COMMANDS
-
     text = command["text"].strip()
     name = text.lstrip("/").split(" ", 1)[0].lower()
     if not text.startswith("/") or name not in SLASH_COMMANDS:

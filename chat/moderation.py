@@ -580,7 +580,7 @@ class Moderation:
         found = self._asOperator(member, room)
         what = what.strip().lower()
         if what not in LOCKABLE:
-            raise ModerationError(f"Only the topic can be locked: /lock topic")
+            raise ModerationError("Only the topic can be locked: /lock topic")
         self._do(events.Moderated(found.name, member.nick, "lock" if add else "unlock", what))
 
     def kill(self, member: Member, nick: str, reason: str = "") -> None:

@@ -72,7 +72,7 @@ def test_aKillReachesTheNodeOfItsTarget() -> None:
     cluster = MemoryCluster("a", "b")
     a, b = cluster.nodes.values()
     root = oper(a, "root")
-    mallory = b.person("mallory")
+    b.person("mallory")
     bob = b.person("bob")
     cluster.clock.advance(0)
     root.take(), bob.take()

@@ -5,6 +5,7 @@ one node is announced and enforced on every node.
 
 from __future__ import annotations
 
+import pytest
 from helpers import CHEAP_HASHER, Recorder, runNow
 from test_cluster_memory import MemoryCluster
 
@@ -13,15 +14,13 @@ from chat.accounts import Accounts
 from chat.errors import Banned, Muted
 from chat.store import MemoryStore
 
-import pytest
-
 
 def oper(node, nick: str) -> Recorder:
     """
     Someone on C{node} who registered C{nick} and is a server operator.
     """
     node.hub.accounts = Accounts(node.hub._clock, MemoryStore(), CHEAP_HASHER, runInThread=runNow)
-    node.hub.moderation.opers = frozenset({nick})
+    node.hub.moderation.setOpers([nick])
     person = node.person(nick)
     node.hub.accounts.register(person, nick, "secret123")
     return person

@@ -198,6 +198,18 @@ def test_banByAddressKeepsOutAnyNick() -> None:
     assert "*** other has joined #lobby" in other.received()
 
 
+def test_bannedFromTheDefaultRoomOnConnecting() -> None:
+    """
+    A client banned from the room every client is put in is told so, and may go elsewhere.
+    """
+    server, alice = owned()
+    alice.send("/ban 192.0.2.0/24")
+    client = server.connect(host="192.0.2.1")
+    assert client.received()[-1] == "!!! You are banned from #lobby; /join another room"
+    client.send("/join #elsewhere")
+    assert client.received() == ["*** guest2 has joined #elsewhere"]
+
+
 def test_banByAccount() -> None:
     server, alice = owned()
     bob = account(server, "bob", host="198.51.100.2")

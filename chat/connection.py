@@ -132,6 +132,9 @@ class Connection:
     fanout: BatchFanout
     nick = ""
     echo = True
+    # Set by the hub (Hub.setAway, Hub.setAccount) on the few that go away or identify.
+    away = ""
+    account: str | None = None
     host: str | None = None
     countedHost: str | None = None
     lastActive = 0.0

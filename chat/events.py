@@ -86,6 +86,27 @@ class TopicChanged:
 
 
 @dataclass(slots=True)
+class AwayChanged:
+    """
+    C{nick} went away, saying C{away}, or came back (C{away} empty).  Told to those sharing
+    a room with it that asked to hear it (L{chat.hub.Hub.setAway}).
+    """
+
+    nick: str
+    away: str
+
+
+@dataclass(slots=True)
+class AccountChanged:
+    """
+    C{nick} identified as the owner of account C{account}, or (L{None}) no longer is.
+    """
+
+    nick: str
+    account: str | None
+
+
+@dataclass(slots=True)
 class Topic:
     """
     The topic of C{room} as it stands, told to a member who joins it.
@@ -143,6 +164,8 @@ Event = (
     | Quit
     | NickChanged
     | TopicChanged
+    | AwayChanged
+    | AccountChanged
     | Topic
     | Notice
     | Error

@@ -28,7 +28,7 @@ from chat.errors import (
     NotInRoom,
 )
 from chat.moderation import Moderation
-from chat.names import checkNick, checkRoom, checkTopic, foldNick, foldRoom
+from chat.names import checkAway, checkNick, checkRoom, checkTopic, foldNick, foldRoom
 from chat.relay import ALONE, Relay, RemoteMember, isRemote
 from chat.text import carriable, checkText
 
@@ -52,6 +52,13 @@ class Member(Protocol):
 
     @ivar echo: whether the member hears its own lines and private messages: its front end's
         choice (line clients do; IRC clients only with the C{echo-message} capability).
+
+    A member may also have (read with C{getattr}, so that a member without them is never
+    away, identified, or told of either): C{away}, its away message or C{""}, and C{account},
+    the account it identified as or L{None}, both set by the hub; and C{hearsAway} and
+    C{hearsAccounts}, whether it wants L{events.AwayChanged} and L{events.AccountChanged}
+    for those it shares a room with (an IRC client only with C{away-notify} and
+    C{account-notify}).
     """
 
     nick: str
@@ -205,6 +212,8 @@ class Hub:
         self._pending: set[Member] = set()  # connected, waiting for the relay to grant a nick
         self._guests = 0
         self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
+        if accounts is not None:
+            accounts.onChange = self.setAccount
 
     def load(self) -> defer.Deferred[None]:
         """
@@ -303,6 +312,20 @@ class Hub:
 
         return self.relay.claim(nick).addCallback(claimed)
 
+    def isConnected(self, member: Member) -> bool:
+        """
+        Whether C{member} is connected (registered, or waiting for its nick) and has not left.
+        """
+        return member in self._memberships
+
+    @property
+    def memberCount(self) -> int:
+        """
+        How many are connected, here and (as L{RemoteMember}s) to the other servers: counted,
+        not listed, for what each connecting client is told.
+        """
+        return len(self._memberships)
+
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.
@@ -331,11 +354,11 @@ class Hub:
         this again for the same member does nothing, so a front end may call it both when the
         user quits and when the connection closes.
         """
+        if self.accounts is not None:  # it may have identified before it had a nick (IRC)
+            self.accounts.forget(member)
         rooms = self._memberships.pop(member, None)
         if rooms is None:
             return
-        if self.accounts is not None:
-            self.accounts.forget(member)
         self.moderation.forget(member)
         if member in self._pending:  # nobody heard of it yet
             self._pending.discard(member)
@@ -438,6 +461,9 @@ class Hub:
         joined = events.Joined(room.name, member.nick)
         self._announce(room, member, joined)
         self._publish(member, joined)
+        away = getattr(member, "away", "")
+        if away and not self._isBig(room):
+            self._tellThoseWho("hearsAway", room.members, events.AwayChanged(member.nick, away), member)
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
@@ -468,6 +494,10 @@ class Hub:
         if room is None:
             raise NoSuchRoom(name)
         return room
+
+    @property
+    def roomCount(self) -> int:
+        return len(self._rooms)
 
     def rooms(self) -> list[Room]:
         """
@@ -550,6 +580,47 @@ class Hub:
             return defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
         return self.store.lines(room.name, limit)
 
+    def setAway(self, member: Member, away: str) -> None:
+        """
+        Mark C{member} away with the message C{away}, or back if it is empty.  Those sharing a
+        room with it who asked to (C{hearsAway}) hear of a change, as do the other servers.
+        """
+        away = checkAway(away)
+        if away == getattr(member, "away", ""):
+            return
+        member.away = away  # type: ignore[attr-defined]
+        changed = events.AwayChanged(member.nick, away)
+        if member not in self._pending and member in self._memberships:
+            self._tellThoseWho("hearsAway", self._peers(self._memberships[member]), changed, member)
+            self._publish(member, changed)
+
+    def setAccount(self, member: Member, account: str | None) -> None:
+        """
+        C{member} identified as the owner of C{account}, or (L{None}) no longer is: the
+        L{chat.accounts.Accounts} of this server, or the relay for another's, says so.  The
+        member and those sharing a room with it who asked to (C{hearsAccounts}) hear of it,
+        as do the other servers.
+        """
+        if account == getattr(member, "account", None):
+            return
+        member.account = account  # type: ignore[attr-defined]
+        if member in self._pending or member not in self._memberships:
+            return  # not here yet (an IRC client identifying as it registers), or gone
+        changed = events.AccountChanged(member.nick, account)
+        audience = self._peers(self._memberships[member]) | {member: None}
+        self._tellThoseWho("hearsAccounts", audience, changed)
+        self._publish(member, changed)
+        if account is not None and not isRemote(member):
+            self.moderation.identified(member)  # its ignores; a server ban of the account
+
+    def accountOf(self, nick: str) -> str | None:
+        """
+        The account that the member known as C{nick} identified as, if any: for a front end
+        that tags a member's lines with it, and only then.
+        """
+        member = self._members.get(foldNick(nick))
+        return None if member is None else getattr(member, "account", None)
+
     def broadcastNotice(self, text: str) -> None:
         """
         Tell every member something from the server.
@@ -622,6 +693,21 @@ class Hub:
             if not self._isBig(room):
                 peers.update(room.members)
         return peers
+
+    def _tellThoseWho(
+        self,
+        wish: str,
+        members: Iterable[Member],
+        event: events.Event,
+        skip: Member | None = None,
+    ) -> None:
+        """
+        Tell C{event} to those of C{members} (but C{skip}) whose attribute C{wish} is true.
+        """
+        self._tell(
+            [member for member in members if member is not skip and getattr(member, wish, False)],
+            event,
+        )
 
     @staticmethod
     def _tell(members: Iterable[Member], event: events.Event) -> None:

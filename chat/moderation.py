@@ -306,11 +306,12 @@ class Moderation:
 
     def identity(self, member: Member) -> str | None:
         """
-        The folded account C{member} identified as.  Accounts are per server: another
-        server's member counts as the account of its nick, which its server let it hold.
+        The folded account C{member} identified as: for another server's member, the account
+        its server said it identified as.
         """
         if isRemote(member):
-            return foldNick(member.nick)
+            account = getattr(member, "account", None)
+            return foldNick(account) if account else None
         accounts = self.hub.accounts if self.hub is not None else None
         return accounts.identity(member) if accounts is not None else None
 

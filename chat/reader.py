@@ -65,6 +65,14 @@ class LineHandler(Protocol):
 _ROUNDING = 1e-9
 
 
+def _finished(waiting: defer.Deferred[object]) -> bool:
+    """
+    Whether C{waiting} has its result: one that waits for another Deferred (a callback
+    returned it) is C{called} already, but paused.
+    """
+    return waiting.called and not waiting.paused
+
+
 def _rejoin(lines: list[bytes], partial: bytes) -> bytes:
     """
     The input not handled yet, as it came: whole C{lines}, then the C{partial} one.
@@ -138,7 +146,7 @@ class LineReader:
         Unless told not to C{pause}, read nothing more from the socket meanwhile; without, what
         comes is kept (up to C{--max-recvq} bytes) for then.
         """
-        if waiting.called:
+        if _finished(waiting):
             return
         self._waiting = waiting
         if pause:
@@ -198,7 +206,7 @@ class LineReader:
             except Exception:
                 self.log.failure("Handling a line")
                 waiting = None
-            if waiting is not None and not waiting.called:
+            if waiting is not None and not _finished(waiting):
                 self._pending = _rejoin(lines[index + 1 :], partial)
                 self.waitFor(waiting)
                 return

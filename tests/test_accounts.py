@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest_twisted
 from helpers import CHEAP_HASHER, FakeServer, MixedServer
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 
 from chat.accounts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Accounts
 from chat.errors import NickRegistered, NickTaken
@@ -202,6 +202,33 @@ def test_identifiedOnlyWhileConnected() -> None:
     member = alice.protocol
     alice.disconnect()
     assert server.hub.accounts.identity(member) is None
+
+
+def test_aPasswordCheckedAfterTheClientLeftIdentifiesNobody() -> None:
+    """
+    Hashing (C{/register}) and checking (C{/identify}) a password take a while, off the
+    reactor thread: a client that leaves meanwhile is not left counted as identified.
+    """
+    server = FakeServer(store=MemoryStore())
+    registered(server).send("/quit")
+    held: list[tuple[defer.Deferred, object, tuple]] = []
+
+    def later(f, *args):
+        waiting: defer.Deferred = defer.Deferred()
+        held.append((waiting, f, args))
+        return waiting
+
+    server.hub.accounts._runInThread = later
+    identifying, registering = server.connect("bob"), server.connect("carol")
+    identifying.send("/identify alice secret123")
+    registering.send("/register secret456")
+    identifying.disconnect()
+    registering.disconnect()
+    for waiting, f, args in held:
+        waiting.callback(f(*args))
+    assert len(held) == 2
+    assert server.hub.accounts.identity(identifying.protocol) is None
+    assert server.hub.accounts.identity(registering.protocol) is None
 
 
 def test_noAccountsWithoutAStore() -> None:

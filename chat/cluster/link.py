@@ -24,8 +24,10 @@ from chat.cluster.messages import (
     NodeSynced,
     decodeEvent,
     decodeRooms,
+    decodeState,
     encodeEvent,
     encodeRooms,
+    encodeState,
 )
 from chat.hub import ChatError, Hub, Member
 from chat.moderation import ACTIONS, ADDING, standingRule
@@ -115,6 +117,7 @@ class ClusterLink(service.Service):
                 [
                     redis.delete(self._aliveKey(self.node)),
                     redis.delete(self._directoryKey(self.node)),
+                    redis.delete(self._stateKey(self.node)),
                     redis.srem(self.prefix + "nodes", self.node),
                 ],
                 consumeErrors=True,
@@ -134,15 +137,21 @@ class ClusterLink(service.Service):
         # The directory entry of the member concerned, as it is once C{event} is done.
         if isinstance(event, events.Joined):
             calls.append(redis.hset(directory, event.nick, encodeRooms(self._roomsOf(event.nick))))
+            self._publishState(redis, event.nick, calls)
         elif isinstance(event, events.Left):
             # The hub tells of a part before it takes the member out of the room.
             rooms = [room for room in self._roomsOf(event.nick) if foldRoom(room) != foldRoom(event.room)]
             calls.append(redis.hset(directory, event.nick, encodeRooms(rooms)))
         elif isinstance(event, events.Quit):
             calls.append(redis.hdel(directory, event.nick))
+            calls.append(redis.hdel(self._stateKey(self.node), event.nick))
         elif isinstance(event, events.NickChanged):
             calls.append(redis.hdel(directory, event.old))
             calls.append(redis.hset(directory, event.new, encodeRooms(self._roomsOf(event.new))))
+            calls.append(redis.hdel(self._stateKey(self.node), event.old))
+            self._storeState(redis, event.new, calls)
+        elif isinstance(event, events.AwayChanged | events.AccountChanged):
+            self._storeState(redis, event.nick, calls)
         elif isinstance(event, events.Said) and self.hub.historySize:
             history = self.prefix + f"history:{foldRoom(event.room)}"
             calls.append(redis.lpush(history, encodeEvent(self.node, event)))
@@ -288,6 +297,9 @@ class ClusterLink(service.Service):
                 await redis.hdel(prefix + "rules", field)  # lapsed: nobody needs it again
             else:
                 self.hub.moderation.adopt(rule)
+        for node in directories:
+            for nick, entry in (await redis.hgetall(self._stateKey(node))).items():
+                self._applyState(node, nick, *decodeState(entry))
         for room in self.hub.rooms():
             key = foldRoom(room.name)
             topic = await redis.get(prefix + f"topic:{key}")
@@ -322,6 +334,9 @@ class ClusterLink(service.Service):
         if local:
             entries = {nick: encodeRooms(rooms) for nick, rooms in local.items()}
             calls.append(redis.hmset(directory, entries))
+        calls.append(redis.delete(self._stateKey(self.node)))
+        for member in self._local():
+            self._storeState(redis, member.nick, calls)
         calls.append(redis.sadd(prefix + "nodes", self.node))
         calls.append(redis.publish(self.channel, encodeEvent(self.node, NodeSynced(local))))
         for call in calls:
@@ -380,6 +395,7 @@ class ClusterLink(service.Service):
         for nick in members:
             await redis.eval(_RELEASE, [self._nickKey(nick)], [node])
         await redis.delete(self._directoryKey(node))
+        await redis.delete(self._stateKey(node))
         await redis.srem(self.prefix + "nodes", node)
         await redis.publish(self.channel, encodeEvent(self.node, NodeGone(node)))
 
@@ -465,6 +481,10 @@ class ClusterLink(service.Service):
         elif isinstance(event, events.TopicChanged):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
             hub.setTopic(proxy, event.room, event.topic)
+        elif isinstance(event, events.AwayChanged):
+            hub.setAway(self._remote(event.nick, node), event.away)
+        elif isinstance(event, events.AccountChanged):
+            hub.setAccount(self._remote(event.nick, node), event.account)
         elif isinstance(event, events.PrivateMessage):
             recipient = hub.find(event.recipient)
             if not isRemote(recipient) and not self._ignored(recipient, event.sender):
@@ -474,6 +494,7 @@ class ClusterLink(service.Service):
                 hub.moderation.apply(event)
         elif isinstance(event, NodeSynced):
             self._settle({node: event.members}, "Left while the link was down")
+            self._fetchState(node)
         elif isinstance(event, NodeGone):
             if event.dead == self.node:
                 # Taken for dead (stalled past the TTL): the others dropped this node's
@@ -523,6 +544,66 @@ class ClusterLink(service.Service):
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:
             self.hub.join(proxy, room)
 
+    def _storeState(self, redis: Commands, nick: str, calls: list[defer.Deferred[Any]]) -> None:
+        """
+        Keep the away message and account of this node's member C{nick} in the node's state
+        hash, where a node that learns of it later (L{_sync}) reads them.
+        """
+        away, account = self._stateOf(nick)
+        key = self._stateKey(self.node)
+        if away or account is not None:
+            calls.append(redis.hset(key, nick, encodeState(away, account)))
+        else:
+            calls.append(redis.hdel(key, nick))
+
+    def _stateOf(self, nick: str) -> tuple[str, str | None]:
+        """
+        The away message and account of the member C{nick}: none for a member gone.
+        """
+        try:
+            member = self.hub.find(nick)
+        except ChatError:
+            return "", None
+        return getattr(member, "away", ""), getattr(member, "account", None)
+
+    def _fetchState(self, node: str) -> None:
+        """
+        Read the away messages and accounts of the members of C{node}, which (re)joined the
+        cluster: they may have changed while it was cut off.
+        """
+        redis = self._commands
+        if redis is None:
+            return
+
+        def read(entries: dict[str, str]) -> None:
+            for nick, entry in entries.items():
+                self._applyState(node, nick, *decodeState(entry))
+
+        redis.hgetall(self._stateKey(node)).addCallback(read).addErrback(self._commandFailed)
+
+    def _applyState(self, node: str, nick: str, away: str, account: str | None) -> None:
+        try:
+            member = self._remote(nick, node)
+            self.hub.setAway(member, away)
+        except ChatError:
+            return
+        self.hub.setAccount(member, account)
+
+    def _publishState(self, redis: Commands, nick: str, calls: list[defer.Deferred[Any]]) -> None:
+        """
+        After a member's join, its away message and account, if it has them: the other
+        servers learn of a member from its joins, and it may have gone away or identified
+        before it joined anything (an IRC client identifies as it registers).
+        """
+        away, account = self._stateOf(nick)
+        if away:
+            calls.append(redis.publish(self.channel, encodeEvent(self.node, events.AwayChanged(nick, away))))
+        if account is not None:
+            changed = events.AccountChanged(nick, account)
+            calls.append(redis.publish(self.channel, encodeEvent(self.node, changed)))
+        if away or account is not None:
+            self._storeState(redis, nick, calls)
+
     # Helpers
 
     def _local(self) -> Iterable[Member]:
@@ -536,6 +617,9 @@ class ClusterLink(service.Service):
 
     def _directoryKey(self, node: str) -> str:
         return self.prefix + f"members:{node}"
+
+    def _stateKey(self, node: str) -> str:
+        return self.prefix + f"state:{node}"
 
     def _roomsOf(self, nick: str) -> list[str]:
         try:

@@ -38,6 +38,8 @@ Message = events.Event | NodeSynced | NodeGone
 
 # A directory: nicks, each with the list of its rooms.
 _DIRECTORY = "directory"
+# A string or null.
+_OPTIONAL_STR = "optional str"
 
 # Each kind of message on the channel, with its fields and their types.
 _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
@@ -52,6 +54,8 @@ _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
         events.Moderated,
         {"room": str, "by": str, "action": str, "target": str, "reason": str, "until": float},
     ),
+    "away": (events.AwayChanged, {"nick": str, "away": str}),
+    "account": (events.AccountChanged, {"nick": str, "account": _OPTIONAL_STR}),
     "synced": (NodeSynced, {"members": _DIRECTORY}),
     "gone": (NodeGone, {"dead": str}),
 }
@@ -81,6 +85,9 @@ def decodeEvent(message: str | bytes) -> tuple[str, Message]:
             value = data[name]
             if wanted == _DIRECTORY:
                 value = _checkDirectory(value)
+            elif wanted == _OPTIONAL_STR:
+                if value is not None and not isinstance(value, str):
+                    raise TypeError(name)
             else:
                 if wanted is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
@@ -124,3 +131,25 @@ def decodeRooms(entry: str | bytes) -> list[str]:
     if isinstance(rooms, list) and all(isinstance(room, str) for room in rooms):
         return rooms
     return []
+
+
+def encodeState(away: str, account: str | None) -> str:
+    """
+    A member's entry in its node's state hash (C{state:ID}): its away message and account,
+    for the nodes that learn of it later.
+    """
+    return json.dumps({"away": away, "account": account})
+
+
+def decodeState(entry: str | bytes) -> tuple[str, str | None]:
+    """
+    The away message and account in a state entry; anything unreadable is neither.
+    """
+    try:
+        state = json.loads(entry)
+        away, account = state["away"], state["account"]
+    except (ValueError, KeyError, TypeError):
+        return "", None
+    if not isinstance(away, str) or not (account is None or isinstance(account, str)):
+        return "", None
+    return away, account

@@ -16,7 +16,8 @@ from typing import Protocol
 from twisted.internet import defer
 
 from chat import events
-from chat.accounts import Accounts
+from chat.accounts import accountsOf as _accounts
+from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, NotServerOperator, tellRefusal
 from chat.gate import Gate
 from chat.hub import Hub, Member
@@ -114,6 +115,26 @@ def _msg(hub: Hub, client: LineClient, argument: str) -> None:
     if not text.strip():
         raise ChatError(f"Usage: {COMMANDS['msg'].usage}")
     hub.message(client, nick, text.strip())
+    _tellIfAway(hub, client, nick)
+
+
+def _tellIfAway(hub: Hub, client: LineClient, nick: str) -> None:
+    """
+    Tell C{client}, who just sent C{nick} a private message, that C{nick} is away, if it is.
+    """
+    recipient = hub.find(nick)
+    away = getattr(recipient, "away", "")
+    if away:
+        _notice(client, f"{recipient.nick} is away: {away}")
+
+
+@_command("/away [MESSAGE]", "mark yourself away, saying MESSAGE; without one, back")
+def _away(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.setAway(client, argument)
+    if argument:
+        _notice(client, f"You are marked as away: {argument}")
+    else:
+        _notice(client, "You are no longer marked as away")
 
 
 @_command("/join ROOM", "leave your room for ROOM, creating it if need be", needsArgument=True)
@@ -174,23 +195,15 @@ def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None
     return hub.history(client, room, limit).addCallback(show)
 
 
-def _accounts(hub: Hub) -> Accounts:
-    if hub.accounts is None:
-        raise ChatError("This server keeps no accounts")
-    return hub.accounts
-
-
 # The account commands take passwords: they are never echoed or logged (see docs/security.md).
 
 
 @_command("/register PASSWORD", "register your nick, with PASSWORD", needsArgument=True)
 def _register(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
-    nick = client.nick
-
-    def registered(_: None) -> None:
+    def registered(nick: str) -> None:
         _notice(client, f"{nick} is registered; /identify {nick} PASSWORD to take it next time")
 
-    return _accounts(hub).register(client, nick, argument).addCallback(registered)
+    return registerNick(hub, client, argument).addCallback(registered)
 
 
 @_command("/identify [NICK] PASSWORD", "log in as NICK (or your nick) and take it", needsArgument=True)
@@ -198,19 +211,7 @@ def _identify(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[Non
     nick, _, password = argument.partition(" ")
     if not password.strip():
         nick, password = client.nick, argument
-    password = password.strip()
-
-    def identified(owned: str) -> defer.Deferred[None] | None:
-        _notice(client, f"You are identified as {owned}")
-        hub.moderation.identified(client)
-        if client.closing:  # a server ban named the account
-            return None
-        if owned != client.nick:
-            return hub.rename(client, owned)
-        return None
-
-    accounts = _accounts(hub)
-    return accounts.identify(client, nick, password, client.host or "").addCallback(identified)
+    return identifyAndTake(hub, client, nick, password.strip(), client.host or "")
 
 
 @_command("/password OLD NEW", "change your account's password", needsArgument=True)

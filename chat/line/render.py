@@ -107,6 +107,20 @@ def _topicChanged(event: events.TopicChanged) -> str:
 
 
 @render.register
+def _awayChanged(event: events.AwayChanged) -> str:
+    if not event.away:
+        return f"{NOTICE}{event.nick} is back"
+    return f"{NOTICE}{event.nick} is away: {event.away}"
+
+
+@render.register
+def _accountChanged(event: events.AccountChanged) -> str:
+    if event.account is None:
+        return f"{NOTICE}{event.nick} is no longer identified"
+    return f"{NOTICE}{event.nick} is identified as {event.account}"
+
+
+@render.register
 def _topic(event: events.Topic) -> str:
     return f"{NOTICE}Topic of {event.room}: {event.topic}"
 

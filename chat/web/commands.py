@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from twisted.internet import defer
 
 from chat import events
+from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
 from chat.line.commands import COMMANDS as LINE_COMMANDS
@@ -28,6 +29,7 @@ class WebClient(Member, Protocol):
     """
 
     maxText: int
+    host: str | None
 
     def close(self, reason: str) -> None: ...
 
@@ -88,7 +90,8 @@ def members(hub: Hub, client: WebClient, name: str) -> None:
     """
     room = hub.room(name)
     nicks = tuple(sorted((member.nick for member in room.members), key=foldNick))
-    client.deliver(Members(room.name, nicks, room.topic))  # type: ignore[arg-type]
+    away = tuple((member.nick, member.away) for member in room.members if getattr(member, "away", ""))
+    client.deliver(Members(room.name, nicks, room.topic, away))  # type: ignore[arg-type]
 
 
 @_command("say", fields=("room", "text"))
@@ -104,6 +107,33 @@ def _me(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
 @_command("msg", fields=("to", "text"))
 def _msg(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
     hub.message(client, command["to"], command["text"])
+    recipient = hub.find(command["to"])
+    away = getattr(recipient, "away", "")
+    if away:
+        client.deliver(events.AwayChanged(recipient.nick, away))
+
+
+@_command("away")
+def _away(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
+    away = command.get("text") or ""
+    hub.setAway(client, away)
+    client.deliver(events.AwayChanged(client.nick, away))
+
+
+# The account commands take passwords: they are never echoed or logged (see docs/security.md).
+
+
+@_command("identify", fields=("nick", "password"))
+def _identify(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None]:
+    return identifyAndTake(hub, client, command["nick"].strip(), command["password"], client.host or "")
+
+
+@_command("register", fields=("password",))
+def _register(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None]:
+    def registered(nick: str) -> None:
+        client.deliver(events.Notice(f"{nick} is registered; log in as {nick} next time"))
+
+    return registerNick(hub, client, command["password"]).addCallback(registered)
 
 
 @_command("join", fields=("room",))

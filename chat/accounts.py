@@ -10,6 +10,7 @@ so that a guesser is slowed without locking the owner out from elsewhere.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,6 +36,26 @@ MIN_PASSWORD = 6
 MAX_PASSWORD = 256
 
 _T = TypeVar("_T")
+
+# An account command typed so that it would be said instead: with a stray character before
+# the slash or in its place (" /identify pw", ".register pw"), as a services command
+# ("ns identify pw", "msg nickserv identify pw"), or without the slash ("identify [nick] pw").
+_PASSWORD_TYPO = re.compile(
+    r"\s*(?:"
+    r"[/\\.!]\s*(?:(?:msg\s+)?(?:nickserv|ns)\s+)?(?:identify|register|password|unregister)\s+\S"
+    r"|(?:/?msg\s+)?(?:nickserv|ns)\s+(?:identify|register)\s+\S"
+    r"|identify\s+\S+(?:\s+\S+)?\s*$"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def looksLikeAPassword(text: str) -> bool:
+    """
+    Whether C{text}, about to be said in a room, looks like an account command typed wrong,
+    and so holds a password that must reach no one, no history and no log.
+    """
+    return _PASSWORD_TYPO.match(text) is not None
 
 RunInThread = Callable[..., defer.Deferred[Any]]
 

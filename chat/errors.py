@@ -164,6 +164,19 @@ class Muted(ModerationError):
         self.room = room
 
 
+class LooksLikeAPassword(AccountError):
+    """
+    A line said in a room that looks like an account command typed wrong (C{identify
+    hunter2}, C{ /identify hunter2}): it is kept from the room, its history and the log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That line looks like a password and was not sent; to log in, type "
+            "/identify [NICK] PASSWORD with the slash first"
+        )
+
+
 def tellRefusal(failure: Failure, member: Member) -> None:
     """
     An errback for a request that waited (a nick claim, say): tell C{member} why the hub

@@ -18,9 +18,11 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
+from chat.accounts import looksLikeAPassword
 from chat.errors import (
     AlreadyInRoom,
     ChatError,
+    LooksLikeAPassword,
     NickRegistered,
     NickTaken,
     NoSuchNick,
@@ -535,6 +537,8 @@ class Hub:
         not now: a line relayed from another server keeps its sender's time.
         """
         room = self._roomOf(member, name)
+        if self.accounts is not None and looksLikeAPassword(text):
+            raise LooksLikeAPassword()
         # Muted or ignored: a line is screened only while someone is (one attribute read).
         deaf = self.moderation.screen(member, room) if self.moderation.screening else None
         said = events.Said(

@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.connection import Connection
+from chat.errors import ChatError, ServerBanned
 from chat.fanout import BatchFanout, takeOutput
 from chat.gate import Gate
 from chat.hub import Hub
@@ -128,9 +129,16 @@ class LineProtocol(Connection, LineReceiver):
         self.deliver(events.Notice(f"Welcome to {factory.name}, {nick}! Type /help for the commands."))
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
-        self.room = factory.hub.join(self, factory.hub.defaultRoom).name
+        self.room = factory.hub.defaultRoom
+        try:
+            factory.hub.join(self, self.room)
+        except ChatError as e:  # banned from it: /join another
+            self.deliver(events.Error(f"{e}; /join another room"))
 
     def _notRegistered(self, failure: Failure) -> None:
+        if failure.check(ServerBanned):
+            self.drop(str(failure.value))
+            return
         if not self.closing:
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")

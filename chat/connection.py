@@ -123,32 +123,48 @@ class Connection:
     @ivar closeReason: why the server closed the connection, once it has begun to.
     """
 
-    # Slots, not instance dict entries: the fan-out reads and sets these once per delivery.
-    __slots__ = ("pendingOutput", "outlet")
+    # Slots, not instance dict entries: the fan-out reads and sets the first two once per
+    # delivery, and ten thousand idle connections each save the dict the others would fill.
+    __slots__ = (
+        "pendingOutput",
+        "outlet",
+        "gate",
+        "fanout",
+        "host",
+        "countedHost",
+        "lastActive",
+        "closeReason",
+        "_sendQueue",
+        "_closeTimer",
+        "_aborted",
+        "_ended",
+        "_notedAt",
+        "_unnoted",
+    )
 
     log = Logger()
     transport: ITransport
-    gate: Gate
-    fanout: BatchFanout
     nick = ""
     echo = True
     # Set by the hub (Hub.setAway, Hub.setAccount) on the few that go away or identify.
     away = ""
     account: str | None = None
-    host: str | None = None
-    countedHost: str | None = None
-    lastActive = 0.0
-    closeReason = ""
-    _sendQueue: SendQueue | None = None
-    _closeTimer: IDelayedCall | None = None
-    _aborted = False
-    _ended = False
-    _notedAt = float("-inf")
-    _unnoted = 0
 
     def __init__(self) -> None:
         self.pendingOutput: Batch | list[bytes | Batch] | None = None
         self.outlet: Outlet | None = None
+        self.gate: Gate | None = None
+        self.fanout: BatchFanout | None = None
+        self.host: str | None = None
+        self.countedHost: str | None = None
+        self.lastActive = 0.0
+        self.closeReason = ""
+        self._sendQueue: SendQueue | None = None
+        self._closeTimer: IDelayedCall | None = None
+        self._aborted = False
+        self._ended = False
+        self._notedAt = float("-inf")
+        self._unnoted = 0
 
     # Lifetime
 

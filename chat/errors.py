@@ -108,6 +108,62 @@ class AccountLocked(AccountError):
         self.nick = nick
 
 
+class ModerationError(ChatError):
+    """
+    A moderation request was refused, or a moderated member may not do something.
+    """
+
+
+class NotRoomOperator(ModerationError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are not an operator of {room}")
+        self.room = room
+
+
+class NotServerOperator(ModerationError):
+    def __init__(self) -> None:
+        super().__init__("Only server operators may do that")
+
+
+class NotIdentified(ModerationError):
+    pass
+
+
+class InvalidMask(ModerationError, ValueError):
+    pass
+
+
+class Banned(ModerationError):
+    """
+    The member may not join C{room}: a ban matches it.
+    """
+
+    def __init__(self, room: str, reason: str = "") -> None:
+        super().__init__(f"You are banned from {room}" + (f" ({reason})" if reason else ""))
+        self.room = room
+        self.reason = reason
+
+
+class ServerBanned(ModerationError):
+    """
+    A server-wide ban (C{/gban}) matches the connection: it may not connect.
+    """
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("You are banned from this server" + (f" ({reason})" if reason else ""))
+        self.reason = reason
+
+
+class Muted(ModerationError):
+    """
+    The member is muted in C{room}: its lines reach nobody.
+    """
+
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are muted in {room}; nobody hears you there")
+        self.room = room
+
+
 class LooksLikeAPassword(AccountError):
     """
     A line said in a room that looks like an account command typed wrong (C{identify

@@ -134,6 +134,27 @@ class Error:
     text: str
 
 
+@dataclass(slots=True)
+class Moderated:
+    """
+    C{by} did the moderation C{action} to C{target} in C{room} ("" for the whole server), with
+    C{reason}, until C{until} (seconds since the epoch; 0: for good).  Every member of the room
+    hears it, and the other servers apply it (see L{chat.moderation}).
+
+    The actions: C{kick}, C{ban}, C{unban}, C{mute}, C{unmute}, C{op}, C{deop}, C{claim},
+    C{lock}, C{unlock} in a room; C{gban}, C{ungban}, C{kill}, C{wall} for the server.  The
+    C{target} of a ban is a mask (L{chat.moderation.Mask}), of C{lock} what is locked
+    (C{topic}), of the others a nick.
+    """
+
+    room: str
+    by: str
+    action: str
+    target: str
+    reason: str = ""
+    until: float = 0.0
+
+
 Event = (
     Said
     | Replayed
@@ -148,4 +169,5 @@ Event = (
     | Topic
     | Notice
     | Error
+    | Moderated
 )

@@ -29,6 +29,7 @@ from chat.errors import (
     NoSuchRoom,
     NotInRoom,
 )
+from chat.moderation import Moderation
 from chat.names import checkAway, checkNick, checkRoom, checkTopic, foldNick, foldRoom
 from chat.relay import ALONE, Relay, RemoteMember, isRemote
 from chat.text import carriable, checkText
@@ -157,6 +158,18 @@ class Room:
         for fanout, audience in tuple(self._audiences.items()):
             fanout.toRoom(self, audience, event, skip)
 
+    def broadcastExcept(self, event: events.Event, deaf: Collection[Member]) -> None:
+        """
+        L{broadcast} to all but C{deaf} (members who ignore the speaker, and the speaker if
+        it hears not its own lines): the rare case, kept off L{broadcast}'s path.
+        """
+        for fanout, audience in tuple(self._audiences.items()):
+            toRoomExcept = getattr(fanout, "toRoomExcept", None)
+            if toRoomExcept is not None:
+                toRoomExcept(self, audience, event, deaf)
+            else:
+                fanout.toEach([member for member in audience if member not in deaf], event)
+
 
 class Hub:
     """
@@ -170,6 +183,7 @@ class Hub:
         0: every room announces them.
     @ivar store: where the lines said in rooms are kept, if anywhere.
     @ivar accounts: the registered nicks, if the server has accounts.
+    @ivar moderation: the bans, mutes, operators and ignores, which the hub consults.
     """
 
     def __init__(
@@ -181,8 +195,11 @@ class Hub:
         relay: Relay = ALONE,
         store: Store | None = None,
         accounts: Accounts | None = None,
+        moderation: Moderation | None = None,
     ) -> None:
         self._clock = clock
+        self.moderation = moderation if moderation is not None else Moderation(clock)
+        self.moderation.hub = self
         self.relay = relay
         self.store = store
         self.accounts = accounts
@@ -218,6 +235,8 @@ class Hub:
             loading.append(self.store.recentLines(self._historySize).addCallback(loaded))
         if self.accounts is not None:
             loading.append(self.accounts.load())
+        if self.store is not None:
+            loading.append(self.moderation.load(self.store))
         return defer.gatherResults(loading, consumeErrors=True).addCallback(lambda _: None)
 
     def forgetBefore(self, before: float) -> None:
@@ -238,12 +257,14 @@ class Hub:
         L{chat.errors.InvalidNick} if C{nick} cannot be had.  Until then the member holds the
         nick on this server but is in no room, so nobody hears of it.
         """
-        if nick is not None:
-            try:
+        try:
+            if nick is not None:
                 nick = checkNick(nick)
                 self._checkFree(member, nick)
-            except ChatError as e:
-                return defer.fail(e)
+            if self.moderation.guarding:
+                self.moderation.checkConnect(member, nick)
+        except ChatError as e:
+            return defer.fail(e)
         member.nick = ""
         self._memberships[member] = []
         self._pending.add(member)
@@ -340,6 +361,7 @@ class Hub:
         rooms = self._memberships.pop(member, None)
         if rooms is None:
             return
+        self.moderation.forget(member)
         if member in self._pending:  # nobody heard of it yet
             self._pending.discard(member)
             if member.nick:  # held while the relay is asked
@@ -398,6 +420,8 @@ class Hub:
             raise NickTaken(nick)
         if not isRemote(member) and not self._mayTake(member, nick):
             raise NickRegistered(nick)
+        if member in self._memberships and member not in self._pending:
+            self.moderation.checkRename(member, nick)
 
     def _mayTake(self, member: Member, nick: str) -> bool:
         return self.accounts is None or self.accounts.mayTake(member, nick)
@@ -432,6 +456,8 @@ class Hub:
             room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
         if member in room.members:
             raise AlreadyInRoom(room.name)
+        if self.moderation.guarding:
+            self.moderation.checkJoin(member, room)
         room.add(member)
         self._memberships[member].append(room)
         joined = events.Joined(room.name, member.nick)
@@ -444,6 +470,7 @@ class Hub:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
             member.deliver(events.Replayed(said))
+        self.moderation.joined(member)
         return room
 
     def part(self, member: Member, name: str) -> None:
@@ -454,6 +481,12 @@ class Hub:
         left = events.Left(room.name, member.nick)
         self._announce(room, member, left)
         self._publish(member, left)
+        self.evict(member, room)
+
+    def evict(self, member: Member, room: Room) -> None:
+        """
+        Take C{member} out of C{room} without a word: the room was told why (a part, a kick).
+        """
         room.remove(member)
         self._memberships[member].remove(room)
         self._removeIfEmpty(room)
@@ -482,6 +515,7 @@ class Hub:
 
     def setTopic(self, member: Member, name: str, topic: str) -> None:
         room = self._roomOf(member, name)
+        self.moderation.checkTopic(member, room)
         room.topic = checkTopic(topic)
         changed = events.TopicChanged(room.name, member.nick, room.topic)
         room.broadcast(changed)
@@ -505,6 +539,8 @@ class Hub:
         room = self._roomOf(member, name)
         if self.accounts is not None and looksLikeAPassword(text):
             raise LooksLikeAPassword()
+        # Muted or ignored: a line is screened only while someone is (one attribute read).
+        deaf = self.moderation.screen(member, room) if self.moderation.screening else None
         said = events.Said(
             room.name,
             member.nick,
@@ -518,7 +554,12 @@ class Hub:
         # A store the whole cluster shares has the other servers' lines from them.
         if store is not None and not (store.shared and isRemote(member)):
             store.addLine(said)
-        room.broadcast(said, None if member.echo else member)
+        if deaf:
+            if not member.echo:
+                deaf.add(member)
+            room.broadcastExcept(said, deaf)
+        else:
+            room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
     def message(self, member: Member, nick: str, text: str) -> None:
@@ -530,7 +571,7 @@ class Hub:
         private = events.PrivateMessage(member.nick, recipient.nick, text)
         if isRemote(recipient):
             self.relay.publish(private)
-        else:
+        elif not (self.moderation.screening and self.moderation.ignores(recipient, member)):
             recipient.deliver(private)
         if member.echo:
             member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
@@ -575,6 +616,8 @@ class Hub:
         audience = self._peers(self._memberships[member]) | {member: None}
         self._tellThoseWho("hearsAccounts", audience, changed)
         self._publish(member, changed)
+        if account is not None and not isRemote(member):
+            self.moderation.identified(member)  # its ignores; a server ban of the account
 
     def accountOf(self, nick: str) -> str | None:
         """

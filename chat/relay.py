@@ -25,7 +25,8 @@ class Relay(Protocol):
         """
         Tell the other servers that one of this hub's members did C{event}: a L{events.Said},
         L{events.Joined}, L{events.Left}, L{events.Quit}, L{events.NickChanged},
-        L{events.TopicChanged}, L{events.AwayChanged}, L{events.AccountChanged}, or a
+        L{events.TopicChanged}, L{events.AwayChanged}, L{events.AccountChanged}, a
+        L{events.Moderated} (which every server applies), or a
         L{events.PrivateMessage} to one of their members.
         """
 

@@ -21,6 +21,7 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
+from chat.moderation import Moderation
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store.interface import Store
 from chat.tap import ChatService, Options, makeService
@@ -121,11 +122,13 @@ class FakeServer:
         store: Store | None = None,
         hub: Hub | None = None,
         clock: Clock | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
         """
         @param store: a state store, for history and accounts (hashing at once, in memory).
         @param hub: the hub to serve, on C{clock}, in place of a new one: a node of a cluster
             in memory.
+        @param opers: the accounts that are server operators once identified.
         """
         if hub is not None and clock is not None:
             self.clock = clock
@@ -135,7 +138,13 @@ class FakeServer:
             accounts = None
             if store is not None:
                 accounts = Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow)
-            self.hub = Hub(self.clock, historySize=history, store=store, accounts=accounts)
+            self.hub = Hub(
+                self.clock,
+                historySize=history,
+                store=store,
+                accounts=accounts,
+                moderation=Moderation(self.clock, opers),
+            )
             if store is not None:
                 self.hub.load()
         self.gate = Gate(self.clock, limits)
@@ -190,8 +199,9 @@ class MixedServer(FakeServer):
         store: Store | None = None,
         hub: Hub | None = None,
         clock: Clock | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(history, motd, limits, store, hub, clock)
+        super().__init__(history, motd, limits, store, hub, clock, opers)
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(

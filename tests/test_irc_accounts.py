@@ -28,6 +28,23 @@ def serverWithAlice() -> MixedServer:
     return server
 
 
+def identifiedAliceAndWatchers(server: MixedServer, room: str, *capsOfEach: str):
+    """
+    alice, a line client identified as herself, and IRC clients in C{room} (carol, tim and
+    dave, with the caps given for each in turn), with what they were told so far forgotten.
+    """
+    watchers = [
+        server.connectIRC(nick, caps=caps) for nick, caps in zip(("carol", "tim", "dave"), capsOfEach)
+    ]
+    alice = server.connect()
+    alice.send("/identify alice secret123")
+    for client in watchers:
+        client.send(f"JOIN {room}")
+    for client in (*watchers, alice):
+        client.received()
+    return alice, *watchers
+
+
 def plain(authzid: str, authcid: str, password: str) -> str:
     return b64encode(f"{authzid}\0{authcid}\0{password}".encode()).decode("ascii")
 
@@ -293,15 +310,9 @@ def test_accountTag() -> None:
     without, and lines of users not identified, are as before.
     """
     server = serverWithAlice()
-    carol = server.connectIRC("carol", caps="account-tag")
-    timed = server.connectIRC("tim", caps="account-tag server-time")
-    dave = server.connectIRC("dave")
-    alice = server.connect()
-    alice.send("/identify alice secret123")
-    for client in (carol, timed, dave):
-        client.send("JOIN #lobby")
-    for client in (carol, timed, dave, alice):
-        client.received()
+    alice, carol, timed, dave = identifiedAliceAndWatchers(
+        server, "#lobby", "account-tag", "account-tag server-time", ""
+    )
     alice.send("hello")
     dave.send("PRIVMSG #lobby :hi")
     alice.send("/msg carol psst")
@@ -371,15 +382,9 @@ def test_extendedJoin() -> None:
     With C{extended-join}, a C{JOIN} says the joiner's account (or C{*}) and real name.
     """
     server = serverWithAlice()
-    carol = server.connectIRC("carol", caps="extended-join")
-    tim = server.connectIRC("tim", caps="extended-join account-tag server-time")
-    dave = server.connectIRC("dave")
-    alice = server.connect()
-    alice.send("/identify alice secret123")
-    for client in (carol, tim, dave):
-        client.send("JOIN #dev")
-    for client in (carol, tim, dave, alice):
-        client.received()
+    alice, carol, tim, dave = identifiedAliceAndWatchers(
+        server, "#dev", "extended-join", "extended-join account-tag server-time", ""
+    )
     alice.send("/join #dev")
     bob = server.connectIRC("bob")
     bob.send("JOIN #dev")

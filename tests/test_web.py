@@ -22,7 +22,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from chat import connection
+from chat import connection, events
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
@@ -627,6 +627,52 @@ def test_idleHTTPConnectionsClose(server: Server) -> None:
     assert not browser.transport.disconnecting
 
 
+def test_moderation(server: Server) -> None:
+    """
+    A web user sees moderation as events with their text, and types the moderation commands
+    as a line user does: refused when not an operator, obeyed for an ignore.
+    """
+    server.hub.accounts = Accounts(server.clock, MemoryStore(), CHEAP_HASHER, runInThread=runNow)
+    line = server.lineClient()
+    line.send("/nick alice")
+    line.send("/register secret123")
+    line.send("/claim")
+    browser = server.browser().join("mallory")
+    line.received()
+    browser.send(type="command", room="#lobby", text="/kick alice")
+    assert withoutTimes(browser.received()) == [
+        {"type": "error", "text": "You are not an operator of #lobby"}
+    ]
+    browser.send(type="command", room="#lobby", text="/ignore alice")
+    line.send("can you hear me?")
+    assert withoutTimes(browser.received()) == [
+        {"type": "notice", "text": "You ignore account:alice now"}
+    ]
+    browser.send(type="command", room="#lobby", text="/nick x")
+    assert browser.received()[0]["text"] == "Unknown command /nick"
+    line.send("/kick mallory spam")
+    assert withoutTimes(browser.received()) == [
+        {
+            "type": "moderated",
+            "room": "#lobby",
+            "by": "alice",
+            "action": "kick",
+            "target": "mallory",
+            "reason": "spam",
+            "until": None,
+            "text": "alice kicked mallory from #lobby (spam)",
+        }
+    ]
+    assert server.hub.roomsOf(server.hub.find("mallory")) == []
+
+
+def test_serverBanRefusedAtConnect(server: Server) -> None:
+    server.hub.moderation.apply(events.Moderated("", "root", "gban", "ip:10.6.6.0/24", "abuse"))
+    browser = server.browser(peer="10.6.6.6")
+    assert withoutTimes(browser.received()) == [
+        {"type": "error", "text": "You are banned from this server (abuse)"}
+    ]
+    assert browser.transport.disconnecting
 # Away and accounts
 
 

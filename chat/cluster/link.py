@@ -30,6 +30,7 @@ from chat.cluster.messages import (
     encodeState,
 )
 from chat.hub import ChatError, Hub, Member
+from chat.moderation import ACTIONS, ADDING, standingRule
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
 
@@ -157,6 +158,15 @@ class ClusterLink(service.Service):
             calls.append(redis.ltrim(history, 0, self.hub.historySize - 1))
         elif isinstance(event, events.TopicChanged):
             calls.append(redis.set(self.prefix + f"topic:{foldRoom(event.room)}", event.topic))
+        elif isinstance(event, events.Moderated):
+            # Standing rules are kept in Redis too, for the nodes that join later.
+            rule = standingRule(event)
+            if rule is not None:
+                field = "\x00".join(rule)
+                if event.action in ADDING:
+                    calls.append(redis.hset(self.prefix + "rules", field, encodeEvent(self.node, event)))
+                else:
+                    calls.append(redis.hdel(self.prefix + "rules", field))
         for call in calls:
             call.addErrback(self._commandFailed)
 
@@ -276,6 +286,17 @@ class ClusterLink(service.Service):
                 entries = await redis.hgetall(self._directoryKey(node))
                 directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
         self._settle(directories, "Left while the link was down")
+        for field, entry in (await redis.hgetall(prefix + "rules")).items():
+            try:
+                rule = decodeEvent(entry)[1]
+            except MalformedEvent:
+                continue
+            if not isinstance(rule, events.Moderated) or rule.action not in ADDING:
+                continue
+            if rule.until and rule.until <= self.clock.seconds():
+                await redis.hdel(prefix + "rules", field)  # lapsed: nobody needs it again
+            else:
+                self.hub.moderation.adopt(rule)
         for node in directories:
             for nick, entry in (await redis.hgetall(self._stateKey(node))).items():
                 self._applyState(node, nick, *decodeState(entry))
@@ -469,8 +490,11 @@ class ClusterLink(service.Service):
             hub.setAccount(self._remote(event.nick, node), event.account)
         elif isinstance(event, events.PrivateMessage):
             recipient = hub.find(event.recipient)
-            if not isRemote(recipient):
+            if not isRemote(recipient) and not self._ignored(recipient, event.sender):
                 recipient.deliver(events.PrivateMessage(event.sender, recipient.nick, event.text))
+        elif isinstance(event, events.Moderated):
+            if event.action in ACTIONS:
+                hub.moderation.apply(event)
         elif isinstance(event, NodeSynced):
             self._settle({node: event.members}, "Left while the link was down")
             self._fetchState(node)
@@ -509,6 +533,15 @@ class ClusterLink(service.Service):
         if seat is not None:
             seat(member)
         return member
+
+    def _ignored(self, recipient: Member, sender: str) -> bool:
+        moderation = self.hub.moderation
+        if not moderation.screening:
+            return False
+        try:
+            return moderation.ignores(recipient, self.hub.find(sender))
+        except ChatError:
+            return False
 
     def _seat(self, proxy: RemoteMember, room: str) -> None:
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:

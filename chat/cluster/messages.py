@@ -50,6 +50,10 @@ _KINDS: dict[str, tuple[type, dict[str, type | str]]] = {
     "say": (events.Said, {"room": str, "nick": str, "text": str, "time": float, "action": bool}),
     "topic": (events.TopicChanged, {"room": str, "nick": str, "topic": str}),
     "msg": (events.PrivateMessage, {"sender": str, "recipient": str, "text": str}),
+    "mod": (
+        events.Moderated,
+        {"room": str, "by": str, "action": str, "target": str, "reason": str, "until": float},
+    ),
     "away": (events.AwayChanged, {"nick": str, "away": str}),
     "account": (events.AccountChanged, {"nick": str, "account": _OPTIONAL_STR}),
     "synced": (NodeSynced, {"members": _DIRECTORY}),

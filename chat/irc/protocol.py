@@ -26,7 +26,12 @@ from chat.errors import (
     AccountError,
     AccountLocked,
     AlreadyInRoom,
+    Banned,
     ChatError,
+    Muted,
+    NotRoomOperator,
+    NotServerOperator,
+    ServerBanned,
     InvalidNick,
     InvalidRoomName,
     InvalidText,
@@ -38,6 +43,7 @@ from chat.errors import (
 from chat.fanout import BatchFanout
 from chat.gate import Gate
 from chat.hub import Hub
+from chat.irc import moderation
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
 from chat.irc.render import (
@@ -654,6 +660,10 @@ class IRCProtocol(Connection, Protocol):
         self._registering = False
         self._wantNick = ""
         self.nick = ""
+        if failure.check(ServerBanned):
+            self.refuse(failure.value, nick)
+            self.drop(str(failure.value))
+            return
         if failure.check(ChatError):
             self.refuse(failure.value, nick)
             return
@@ -750,6 +760,16 @@ class IRCProtocol(Connection, Protocol):
             self.numeric(N.ERR_NOTONCHANNEL, error.room, "You're not on that channel")
         elif isinstance(error, InvalidText):
             self.fail(command, "INVALID_TEXT", str(error), *((subject,) if subject else ()))
+        elif isinstance(error, NotRoomOperator):
+            self.numeric(N.ERR_CHANOPRIVSNEEDED, error.room, "You're not channel operator")
+        elif isinstance(error, Banned):
+            self.numeric(N.ERR_BANNEDFROMCHAN, error.room, f"Cannot join channel (+b): {error}")
+        elif isinstance(error, Muted):
+            self.numeric(N.ERR_CANNOTSENDTOCHAN, error.room, str(error))
+        elif isinstance(error, NotServerOperator):
+            self.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        elif isinstance(error, ServerBanned):
+            self.numeric(N.ERR_YOUREBANNEDCREEP, str(error))
         else:
             self.serverNotice(str(error))
 
@@ -844,7 +864,10 @@ class IRCProtocol(Connection, Protocol):
         except ChatError:
             room = None
         if room is not None:
-            nicks = sorted((member.nick for member in room.members), key=foldNick)
+            nicks = sorted(
+                (moderation.sigil(self, member, room.name) + member.nick for member in room.members),
+                key=lambda nick: foldNick(nick.lstrip("~@")),
+            )
             line: list[str] = []
             length = 0
             for nick in nicks:
@@ -891,10 +914,8 @@ class IRCProtocol(Connection, Protocol):
                 return
             if not changes:
                 self.numeric(N.RPL_CHANNELMODEIS, room.name, "+nt")
-            elif changes.lstrip("+") == "b":
-                self.numeric(N.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
             else:
-                self.numeric(N.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+                moderation.channelMode(self, room, changes, list(message.params[2:]))
             return
         if foldNick(target) != foldNick(self.nick):
             self.numeric(N.ERR_USERSDONTMATCH, "Cant change mode for other users")
@@ -917,6 +938,7 @@ class IRCProtocol(Connection, Protocol):
             members = [] if room is None else sorted(room.members, key=lambda m: foldNick(m.nick))
             channel = mask if room is None else room.name
         else:
+            room = None
             try:
                 members = [hub.find(mask)]
             except ChatError:
@@ -924,6 +946,8 @@ class IRCProtocol(Connection, Protocol):
             channel = "*"
         for member in members:
             here = "G" if getattr(member, "away", "") else "H"
+            if room is not None:
+                here += moderation.sigil(self, member, room.name)
             self.numeric(
                 N.RPL_WHOREPLY, channel, member.nick, HOST, self.factory.name, member.nick, here, f"0 {member.nick}"
             )
@@ -1109,7 +1133,7 @@ class IRCFactory(ServerFactory):
             f"TOPICLEN={TOPIC_MAX_LENGTH}",
             f"AWAYLEN={AWAY_MAX_LENGTH}",
             "CHANLIMIT=#:",
-            "PREFIX=(o)@",
+            moderation.PREFIX,
             f"NETWORK={name.replace(' ', '-')}",
             "UTF8ONLY",
         )
@@ -1134,3 +1158,6 @@ class IRCFactory(ServerFactory):
         The fanout of a client with the capabilities C{caps}.
         """
         return self._fanouts["server-time" in caps, "account-tag" in caps, "extended-join" in caps]
+
+for _name, (_minParams, _handler) in moderation.COMMANDS.items():
+    _command(_name, _minParams)(_handler)

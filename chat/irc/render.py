@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from chat import events
 from chat.irc.message import MAX_BODY, Message, escapeTag, serialize
+from chat.moderation import describe
 
 HOST = "chat"
 """
@@ -119,6 +120,28 @@ def _topicChanged(event: events.TopicChanged) -> Message:
     return Message("TOPIC", (event.room, event.topic), userMask(event.nick))
 
 
+# Moderation actions that are channel modes on IRC: the mode letter, and whether it is set.
+_MODES = {
+    "op": "+o", "deop": "-o", "ban": "+b", "unban": "-b", "claim": "+q", "lock": "+t",
+    "unlock": "-t",
+}
+
+
+@toMessage.register
+def _moderated(event: events.Moderated) -> Message:
+    """
+    A kick as C{KICK}, what IRC has a channel mode for as C{MODE}, the rest as a C{NOTICE}
+    in English.  What lapsed by itself comes from the server (no source).
+    """
+    source = userMask(event.by) if event.by else None
+    if event.action == "kick":
+        return Message("KICK", (event.room, event.target, event.reason or event.by), source)
+    mode = _MODES.get(event.action)
+    if mode is not None and event.room:
+        if event.action in ("lock", "unlock"):
+            return Message("MODE", (event.room, mode), source)
+        return Message("MODE", (event.room, mode, event.target), source)
+    return Message("NOTICE", (event.room or "*", describe(event)), source)
 @toMessage.register
 def _awayChanged(event: events.AwayChanged) -> Message:
     return Message("AWAY", (event.away,) if event.away else (), userMask(event.nick))

@@ -22,6 +22,7 @@ import time
 from functools import singledispatch
 
 from chat import events
+from chat.moderation import describe
 from chat.names import describeCharacter
 
 NOTICE = "*** "
@@ -132,6 +133,11 @@ def _notice(event: events.Notice) -> str:
 @render.register
 def _error(event: events.Error) -> str:
     return ERROR + event.text
+
+
+@render.register
+def _moderated(event: events.Moderated) -> str:
+    return NOTICE + describe(event)
 
 
 def encode(event: events.Event) -> bytes:

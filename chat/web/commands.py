@@ -18,6 +18,7 @@ from chat import events
 from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
+from chat.line.commands import COMMANDS as LINE_COMMANDS
 from chat.names import foldNick
 from chat.web.render import Members, RoomList
 
@@ -181,3 +182,29 @@ def _quit(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
     hub.disconnect(client, reason)
     client.deliver(events.Notice("Goodbye"))
     client.close(reason)
+
+
+# The moderation commands, typed as on the line protocol (docs/protocol.md) and run by its
+# table: {"type": "command", "room": ROOM, "text": "/kick mallory spam"}.  ROOM is the room
+# the command concerns, where it concerns one.
+SLASH_COMMANDS = frozenset(
+    {
+        "claim", "op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "lock",
+        "unlock", "kill", "gban", "ungban", "gbans", "wall", "stats", "ignore", "unignore",
+    }
+)
+
+
+@_command("command", fields=("text",))
+def _slash(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None] | None:
+    text = command["text"].strip()
+    name = text.lstrip("/").split(" ", 1)[0].lower()
+    if not text.startswith("/") or name not in SLASH_COMMANDS:
+        raise ChatError(f"Unknown command {text.split(' ', 1)[0][:40]}")
+    # The line commands act on the client's current room: a web client's is the one named.
+    client.room = command.get("room") or ""  # type: ignore[attr-defined]
+    argument = text.split(" ", 1)[1].strip() if " " in text else ""
+    line = LINE_COMMANDS[name]
+    if line.needsArgument and not argument:
+        raise ChatError(f"Usage: {line.usage}")
+    return line.run(hub, client, argument)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from zope.interface import implementer
 
 from chat import connection, events
 from chat.connection import Connection
+from chat.errors import ServerBanned
 from chat.fanout import BatchFanout
 from chat.gate import Gate
 from chat.hub import Hub
@@ -176,6 +177,9 @@ class WebProtocol(Connection):
             self.deliver(events.Notice(f"MOTD: {line}"))
 
     def _notRegistered(self, failure: Failure) -> None:
+        if failure.check(ServerBanned):
+            self.drop(str(failure.value))
+            return
         if not self.closing:
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")

@@ -23,6 +23,7 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
+from chat.moderation import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,24 @@ def _notice(event: events.Notice) -> Fields:
 @toJSON.register
 def _error(event: events.Error) -> Fields:
     return {"type": "error", "text": event.text}
+
+
+@toJSON.register
+def _moderated(event: events.Moderated) -> Fields:
+    """
+    A moderation action, with its fields for a page that acts on them (a kick takes the
+    kicked out of the room's members) and its C{text} for one that only shows it.
+    """
+    return {
+        "type": "moderated",
+        "room": event.room or None,
+        "by": event.by or None,
+        "action": event.action,
+        "target": event.target,
+        "reason": event.reason,
+        "until": event.until or None,
+        "text": describe(event),
+    }
 
 
 @toJSON.register

@@ -19,6 +19,9 @@
     ["/register PASSWORD", "register your nick with PASSWORD"],
     ["/who [ROOM]", "list who is in ROOM, or in the room shown"],
     ["/rooms", "list the rooms"],
+    ["/kick NICK [REASON]", "put NICK out of the room shown (operators; see /help on a line client for all)"],
+    ["/ban MASK [DURATION] [REASON]", "ban NICK, account:NAME or an address from the room shown"],
+    ["/ignore NICK", "stop hearing NICK"],
     ["/help", "this list"],
     ["/quit [REASON]", "leave the chat (Enter connects again)"],
   ];
@@ -280,7 +283,7 @@
         if (state.current === v.key) { view("server", "server", "server"); show(next); }
         renderViewList();
       } else {
-        line(v, m.time, "notice", nickNode(m.nick), el("span", null, " left " + m.room));
+        if (!m.quiet) line(v, m.time, "notice", nickNode(m.nick), el("span", null, " left " + m.room));
         if (v.key === state.current) renderMembers();
       }
     },
@@ -339,6 +342,11 @@
       const v = view(privateKey(other), "private", other);
       line(v, m.time, m.echo ? "private sent" : "private", el("span", null, m.echo ? "→ " : ""),
         nickNode(m.from), el("span", null, ": "), textNode(m.text));
+    },
+    moderated(m) {
+      const v = m.room ? view(roomKey(m.room), "room", m.room) : currentView();
+      notice(v, m.text, m.time);
+      if (m.action === "kick" && m.room) handlers.left({ room: m.room, nick: m.target, time: m.time, quiet: true });
     },
     notice(m) {
       const identified = /^You are identified as (\S+)$/.exec(m.text) || /^(\S+) is registered; log in/.exec(m.text);
@@ -547,6 +555,12 @@
         send({ type: "quit", reason: argument || "Leaving" });
         return;
       }
+      case "claim": case "op": case "deop": case "kick": case "ban": case "unban": case "bans":
+      case "mute": case "unmute": case "lock": case "unlock": case "kill": case "gban":
+      case "ungban": case "gbans": case "wall": case "stats": case "ignore": case "unignore":
+        // Moderation: the server runs it as the line protocol does, in the room shown.
+        send({ type: "command", room: v.kind === "room" ? v.name : null, text });
+        return;
       default:
         line(v, null, "error", el("span", "text", `Unknown command /${word}; type /help for the list`));
     }

@@ -19,7 +19,7 @@ from chat.accounts import Accounts
 from chat.errors import StateUnavailable
 from chat.hub import Hub
 from chat.store import Account, RedisStore
-from chat.store.interface import MAX_HISTORY
+from chat.store.interface import MAX_HISTORY, Rule
 from chat.store.redis import MAX_UNSENT
 from chat.store.service import ACCOUNTS_REFRESH, StateService
 from fakeredis import FakeOpener, FakeRedis
@@ -191,6 +191,28 @@ def test_twoStoresShareOneRedis(clock, redis) -> None:
     assert [line.text for line in result(other.lines("#a", 10))] == ["first", "second", "third"]
 
 
+def test_rulesAreSharedAndSavedOnceATurn(clock, redis) -> None:
+    """
+    The moderation rules two nodes save are one set: every node saves each change it
+    applies, which changes nothing the second time; they are written with the turn's lines,
+    and a reader sees those queued before it asked.
+    """
+    one, other = started(clock, FakeOpener(redis)), started(clock, FakeOpener(redis))
+    ban = Rule("ban", "#dev", "nick:mallory", 100.0, "spam ünïcödé", "alice", 1.5)
+    for store in (one, other):
+        store.saveRule(ban)
+        store.saveRule(Rule("op", "#dev", "bob", by="alice", created=2.0))
+    assert "chat:0:store:rules" not in redis.data
+    clock.advance(0)
+    assert len(redis.data["chat:0:store:rules"]) == 2
+    other.deleteRule("op", "#dev", "bob")
+    one.deleteRule("op", "#dev", "bob")
+    assert result(other.rules()) == [ban]
+    assert result(one.rules()) == [ban]
+    result(FakeOpener(redis).open().hset("chat:0:store:rules", "not json", "[]"))
+    assert result(one.rules()) == [ban]
+
+
 def test_aNewerLayoutIsRefused(clock, redis) -> None:
     redis.set("chat:0:store:version", "2", None, False)
     store = RedisStore(clock, FakeOpener(redis))
@@ -223,7 +245,7 @@ def test_aDownRedisFailsRequestsClearly(clock, redis, logged) -> None:
         result(store.account("alice"))
     store.addLine(said("#a", "alice", "lost", 1.0))
     clock.advance(0)
-    assert any("Writing 1 lines to Redis failed" in line for line in logged)
+    assert any("Writing 1 lines and 0 rule changes to Redis failed" in line for line in logged)
     redis.restart()
     store.addLine(said("#a", "alice", "kept", 2.0))
     assert [line.text for line in result(store.lines("#a", 10))] == ["kept"]

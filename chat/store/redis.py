@@ -19,10 +19,13 @@ C{chat:DB:}, are described in L{chat.cluster}):
   and C{created}; C{accounts}: the set of the nicks, as registered, that have one (each node
   reads it every few seconds, L{chat.store.service}).  Each change of an account is one
   script, so that two nodes changing one account at once leave it whole.
+- C{rules}: the moderation rules (L{Rule}), a hash of C{JSON [kind, scope, target]} to
+  C{JSON [until, reason, by, created]}.  Every node applies every moderation action, and
+  saves or deletes its rule here: the same change, made again, changes nothing.
 
 Lines are written once a reactor turn: one C{ZADD} and one C{ZREMRANGEBYRANK} per room and
 one C{SADD}, sent together without waiting for any reply, so that a busy room costs no round
-trip per line.  Requests wait for Redis while it is unreachable (txredisapi reconnects), but
+trip per line; rule changes go with them, in order.  Requests wait for Redis while it is unreachable (txredisapi reconnects), but
 at most L{RedisStore.timeout} seconds, after which they fail with L{StateUnavailable}; lines
 wait too, at most L{MAX_UNSENT} of them, the others are dropped (said once in the log).
 
@@ -46,7 +49,7 @@ from twisted.python.failure import Failure
 from chat import events
 from chat.errors import StateUnavailable
 from chat.names import foldNick, foldRoom
-from chat.store.interface import MAX_HISTORY, Account
+from chat.store.interface import MAX_HISTORY, Account, Rule
 
 VERSION = 1
 
@@ -125,6 +128,9 @@ class RedisStore:
         self._origin = uuid.uuid4().hex[:8]
         self._sequence = 0
         self._queued: list[events.Said] = []
+        # Rule changes waiting for the turn's end, in order: (rule, None) saves, (None, key)
+        # deletes.
+        self._queuedRules: list[tuple[Rule | None, tuple[str, str, str] | None]] = []
         self._flush: Any = None
         self._unsent = 0
         self._dropping = False
@@ -226,6 +232,9 @@ class RedisStore:
                 )
             return
         self._queued.append(said)
+        self._writeSoon()
+
+    def _writeSoon(self) -> None:
         if self._flush is None:
             self._flush = self._clock.callLater(0, self._writeQueued)
 
@@ -236,14 +245,15 @@ class RedisStore:
 
     def _writeQueued(self) -> None:
         """
-        Send the queued lines, all at once.
+        Send the queued lines and rule changes, all at once.
         """
         if self._flush is not None and self._flush.active():
             self._flush.cancel()
         self._flush = None
-        if not self._queued or self._redis is None:
+        if not (self._queued or self._queuedRules) or self._redis is None:
             return
         queued, self._queued = self._queued, []
+        changes, self._queuedRules = self._queuedRules, []
         rooms: dict[str, list[object]] = {}
         for said in queued:
             rooms.setdefault(foldRoom(said.room), []).extend((said.time, self._member(said)))
@@ -253,7 +263,15 @@ class RedisStore:
             key = self._historyKey(room)
             sent.append(redis.zadd(key, *scored))
             sent.append(redis.zremrangebyrank(key, 0, -MAX_HISTORY - 1))
-        sent.append(redis.sadd(self._key("rooms"), list(rooms)))
+        if rooms:
+            sent.append(redis.sadd(self._key("rooms"), list(rooms)))
+        rules = self._key("rules")
+        for rule, key in changes:
+            if rule is not None:
+                value = json.dumps([rule.until, rule.reason, rule.by, rule.created], ensure_ascii=False)
+                sent.append(redis.hset(rules, _ruleField(rule.key), value))
+            else:
+                sent.append(redis.hdel(rules, _ruleField(key)))
         self._unsent += len(queued)
         writing = defer.gatherResults(sent, consumeErrors=True)
         self._writing.add(writing)
@@ -263,8 +281,9 @@ class RedisStore:
             self._unsent -= len(queued)
             if isinstance(outcome, Failure):
                 self.log.warn(
-                    "Writing {count} lines to Redis failed: {why}",
+                    "Writing {count} lines and {rules} rule changes to Redis failed: {why}",
                     count=len(queued),
+                    rules=len(changes),
                     why=outcome.value.subFailure.getErrorMessage()
                     if isinstance(outcome.value, defer.FirstError)
                     else outcome.getErrorMessage(),
@@ -355,3 +374,32 @@ class RedisStore:
         return self._ask(lambda redis: redis.eval(DELETE_ACCOUNT, keys, [])).addCallback(
             lambda _: None
         )
+
+    # Moderation rules
+
+    def rules(self) -> defer.Deferred[list[Rule]]:
+        key = self._key("rules")
+        return self._read(lambda redis: redis.hgetall(key)).addCallback(self._decodeRules)
+
+    def _decodeRules(self, fields: dict[str, str]) -> list[Rule]:
+        rules = []
+        for field, value in fields.items():
+            try:
+                kind, scope, target = json.loads(field)
+                until, reason, by, created = json.loads(value)
+                rules.append(Rule(kind, scope, target, float(until), reason, by, float(created)))
+            except (ValueError, TypeError):
+                self.log.warn("Ignored a malformed rule in Redis: {rule!r}", rule=field[:100])
+        return rules
+
+    def saveRule(self, rule: Rule) -> None:
+        self._queuedRules.append((rule, None))
+        self._writeSoon()
+
+    def deleteRule(self, kind: str, scope: str, target: str) -> None:
+        self._queuedRules.append((None, (kind, scope, target)))
+        self._writeSoon()
+
+
+def _ruleField(key: tuple[str, str, str]) -> str:
+    return json.dumps(list(key), ensure_ascii=False)

@@ -8,12 +8,12 @@ C{chat:DB:}, are described in L{chat.cluster}):
 
 - C{version}: the layout of these keys, L{VERSION}; a store refuses to start on a newer one.
 - C{history:ROOM} (the folded room name): the room's lines, a sorted set scored by the time
-  each was said on its node (the sender's time), so that L{RedisStore.prune} is one
-  C{ZREMRANGEBYSCORE}; each member is C{SEQ:ORIGIN:JSON}, where C{SEQ} (zero-padded) and
-  C{ORIGIN} (the writing store) keep lines said at one time in the order they were said and
-  distinct, and C{JSON} is C{[room as spelt, time, nick, text, action]}.  Each room keeps
-  its last L{MAX_HISTORY} lines, all that C{/history} may ask for, so that Redis's memory
-  is bounded by rooms, not by time.
+  each was said on its node (the sender's time), so that pruning is a C{ZREMRANGEBYSCORE} a
+  room (L{PRUNE}, one script for every room); each member is C{SEQ:ORIGIN:JSON}, where
+  C{SEQ} (zero-padded) and C{ORIGIN} (the writing store) keep lines said at one time in the
+  order they were said and distinct, and C{JSON} is C{[room as spelt, time, nick, text,
+  action]}.  Each room keeps its last L{MAX_HISTORY} lines, all that C{/history} may ask
+  for, so that Redis's memory is bounded by rooms, not by time.
 - C{rooms}: the folded names of the rooms that have a C{history:ROOM}.
 - C{account:NICK} (the folded nick): a hash of C{nick} (as registered), C{passwordHash}
   and C{created}; C{accounts}: the set of the nicks, as registered, that have one (each node
@@ -25,9 +25,10 @@ C{chat:DB:}, are described in L{chat.cluster}):
 
 Lines are written once a reactor turn: one C{ZADD} and one C{ZREMRANGEBYRANK} per room and
 one C{SADD}, sent together without waiting for any reply, so that a busy room costs no round
-trip per line; rule changes go with them, in order.  Requests wait for Redis while it is unreachable (txredisapi reconnects), but
-at most L{RedisStore.timeout} seconds, after which they fail with L{StateUnavailable}; lines
-wait too, at most L{MAX_UNSENT} of them, the others are dropped (said once in the log).
+trip per line; rule changes go with them, in order.  Requests wait for Redis while it is
+unreachable (txredisapi reconnects), but at most L{RedisStore.timeout} seconds, after which
+they fail with L{StateUnavailable}; lines wait too, at most L{MAX_UNSENT} of them, the others
+are dropped (said once in the log).
 
 Redis keeps these keys in memory: they outlive a restart of every node, and a restart of Redis
 only if it persists them (C{appendonly yes}, or RDB snapshots).

@@ -58,8 +58,14 @@ class Joined:
 
 @dataclass(slots=True)
 class Left:
+    """
+    C{nick} left C{room}, saying C{reason} if anything (IRC's part message; not carried
+    between servers).
+    """
+
     room: str
     nick: str
+    reason: str = ""
 
 
 @dataclass(slots=True)

@@ -473,12 +473,13 @@ class Hub:
         self.moderation.joined(member)
         return room
 
-    def part(self, member: Member, name: str) -> None:
+    def part(self, member: Member, name: str, reason: str = "") -> None:
         """
-        Take C{member} out of room C{name}; its members, the leaver included, hear of it.
+        Take C{member} out of room C{name}; its members, the leaver included, hear of it (and
+        of its C{reason}, if any).
         """
         room = self._roomOf(member, name)
-        left = events.Left(room.name, member.nick)
+        left = events.Left(room.name, member.nick, carriable(reason))
         self._announce(room, member, left)
         self._publish(member, left)
         self.evict(member, room)

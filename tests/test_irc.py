@@ -177,7 +177,7 @@ def test_part() -> None:
     server = MixedServer()
     alice, bob = ircAliceLineBob(server)
     alice.send("PART #lobby :bye")
-    assert alice.received() == [":alice!alice@chat PART :#lobby"]
+    assert alice.received() == [":alice!alice@chat PART #lobby :bye"]
     assert bob.received() == ["*** alice has left #lobby"]
     alice.send("PART #lobby")
     alice.send("PART #nowhere")

@@ -12,7 +12,9 @@ C{getfqdn}.
 from __future__ import annotations
 
 import binascii
+import re
 from base64 import b64decode
+from collections import deque
 from collections.abc import Callable
 
 from twisted.internet import defer
@@ -196,6 +198,8 @@ class IRCProtocol(Connection, Protocol):
         self._schedulePing(factory.pingInterval)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._registered:
+            self.factory.rememberGone(self.nick, *identity(self))
         self._cancelPing()
         if self._reader is not None:
             self._reader.stop()
@@ -616,6 +620,9 @@ class IRCProtocol(Connection, Protocol):
         if self._registered or self._user:
             self.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
             return None
+        if not all(message.params[:4]):  # an empty user name or real name (Modern)
+            self.numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+            return None
         self._user = message.params[0]
         self._realName = message.params[3]
         return self._tryRegistration()
@@ -832,9 +839,10 @@ class IRCProtocol(Connection, Protocol):
 
     @_command("PART", 1)
     def _part(self, message: Message) -> None:
+        reason = message.params[1] if len(message.params) > 1 else ""
         for name in message.params[0].split(","):
             try:
-                self.factory.hub.part(self, name)
+                self.factory.hub.part(self, name, reason)
             except ChatError as e:
                 self.refuse(e, name)
 
@@ -937,6 +945,11 @@ class IRCProtocol(Connection, Protocol):
                 room = None
             members = [] if room is None else sorted(room.members, key=lambda m: foldNick(m.nick))
             channel = mask if room is None else room.name
+        elif "*" in mask or "?" in mask:
+            room = None
+            matches = nickMatcher(mask)
+            members = sorted((m for m in hub.members() if matches(m.nick)), key=lambda m: foldNick(m.nick))
+            channel = "*"
         else:
             room = None
             try:
@@ -946,11 +959,10 @@ class IRCProtocol(Connection, Protocol):
             channel = "*"
         for member in members:
             here = "G" if getattr(member, "away", "") else "H"
+            user, realName = identity(member)
             if room is not None:
                 here += moderation.sigil(self, member, room.name)
-            self.numeric(
-                N.RPL_WHOREPLY, channel, member.nick, HOST, self.factory.name, member.nick, here, f"0 {member.nick}"
-            )
+            self.numeric(N.RPL_WHOREPLY, channel, user, HOST, self.factory.name, member.nick, here, f"0 {realName}")
         self.numeric(N.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     @_command("WHOIS", 1)
@@ -963,7 +975,7 @@ class IRCProtocol(Connection, Protocol):
             self.refuse(e, nick)
         else:
             nick = member.nick
-            self.numeric(N.RPL_WHOISUSER, nick, nick, HOST, "*", nick)
+            self.numeric(N.RPL_WHOISUSER, nick, *_userHostReal(member))
             rooms = " ".join(room.name for room in hub.roomsOf(member))
             if rooms:
                 self.numeric(N.RPL_WHOISCHANNELS, nick, rooms)
@@ -975,6 +987,23 @@ class IRCProtocol(Connection, Protocol):
             if away:
                 self.numeric(N.RPL_AWAY, nick, away)
         self.numeric(N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+
+    @_command("WHOWAS", 1)
+    def _whowas(self, message: Message) -> None:
+        """
+        Who had the nick, the most recent first: the IRC clients of this server that left
+        while they had it (L{IRCFactory.rememberGone}), up to C{count} of them if positive.
+        """
+        nick = message.params[0]
+        count = message.params[1] if len(message.params) > 1 else ""
+        limit = int(count) if count.lstrip("-").isdigit() and int(count) > 0 else None
+        gone = self.factory.whoWas(nick)[:limit]
+        for was, user, realName in gone:
+            self.numeric(N.RPL_WHOWASUSER, was, user, HOST, "*", realName)
+            self.numeric(N.RPL_WHOISSERVER, was, self.factory.name, f"{self.factory.name} chat server")
+        if not gone:
+            self.numeric(N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+        self.numeric(N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
 
     @_command("ISON", 1)
     def _ison(self, message: Message) -> None:
@@ -1079,6 +1108,34 @@ class IRCProtocol(Connection, Protocol):
                 self.refuse(e, room, "PRIVMSG")
 
 
+def identity(member: object) -> tuple[str, str]:
+    """
+    The user name and real name of C{member}: those an IRC client of this server registered
+    with (C{USER}); a line or web user, or a user of another server, has its nick for both.
+    """
+    if isinstance(member, IRCProtocol) and member._user:
+        return member._user, member._realName
+    nick: str = getattr(member, "nick")
+    return nick, nick
+
+
+def _userHostReal(member: object) -> tuple[str, str, str, str]:
+    """
+    The C{<username> <host> * :<realname>} of a C{311 RPL_WHOISUSER}.
+    """
+    user, realName = identity(member)
+    return user, HOST, "*", realName
+
+
+def nickMatcher(mask: str) -> Callable[[str], bool]:
+    """
+    Whether a nick matches C{mask}, in which C{*} is any run of characters and C{?} any one,
+    in the nicks' case mapping (C{rfc1459}): nicks hold C{[]}, which are no pattern here.
+    """
+    pattern = re.compile(re.escape(foldNick(mask)).replace(r"\*", ".*").replace(r"\?", "."), re.DOTALL)
+    return lambda nick: pattern.fullmatch(foldNick(nick)) is not None
+
+
 class IRCFactory(ServerFactory):
     """
     Builds an L{IRCProtocol} for each connection, on one hub, behind one gate.
@@ -1091,10 +1148,12 @@ class IRCFactory(ServerFactory):
         of those with C{server-time} alone; L{fanoutFor}, of any client.
     @ivar capabilities: those this server offers: L{CAPABILITIES}, less those about accounts
         if it keeps none.
+    @ivar whowasLength: how many of the IRC clients that left C{WHOWAS} remembers.
     """
 
     protocol = IRCProtocol
     noisy = False
+    whowasLength = 1000
 
     def __init__(
         self,
@@ -1111,6 +1170,7 @@ class IRCFactory(ServerFactory):
         self.motd = motd
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
+        self._gone: deque[tuple[str, str, str]] = deque()
         self._fanouts = {
             (timed, tagged, extended): BatchFanout(
                 gate.clock, self._encoder(gate.clock, name, timed, tagged, extended)
@@ -1152,6 +1212,24 @@ class IRCFactory(ServerFactory):
         if extended:
             encode = extendJoins(encode, self.hub.accountOf)
         return encode
+
+    def rememberGone(self, nick: str, user: str, realName: str) -> None:
+        """
+        An IRC client that was C{nick} left: remember it for C{WHOWAS}, forgetting the
+        oldest past L{whowasLength}.
+        """
+        gone = self._gone
+        gone.append((nick, user, realName))
+        while len(gone) > self.whowasLength:
+            gone.popleft()
+
+    def whoWas(self, nick: str) -> list[tuple[str, str, str]]:
+        """
+        The nick, user name and real name of each IRC client remembered as C{nick}, in any
+        case, the most recent first.
+        """
+        folded = foldNick(nick)
+        return [entry for entry in reversed(self._gone) if foldNick(entry[0]) == folded]
 
     def fanoutFor(self, caps: set[str]) -> BatchFanout:
         """

@@ -102,7 +102,7 @@ def _joined(event: events.Joined) -> Message:
 
 @toMessage.register
 def _left(event: events.Left) -> Message:
-    return Message("PART", (event.room,), userMask(event.nick))
+    return Message("PART", (event.room, event.reason) if event.reason else (event.room,), userMask(event.nick))
 
 
 @toMessage.register

@@ -1,0 +1,172 @@
+"""
+The IRC front end where the RFC 1459 and 2812 (and the Modern IRC Client Protocol) ask for
+something exact, as an IRC server conformance suite (irctest) checks it: each test here is a
+case that suite found this server getting wrong, in memory, with the numerics checked exactly.
+"""
+
+from __future__ import annotations
+
+from helpers import FakeClient, MixedServer
+
+
+def registered(server: MixedServer, nick: str, user: str, realName: str) -> FakeClient:
+    """
+    An IRC client registered as C{nick} with its own user name and real name (not the nick,
+    as L{MixedServer.connectIRC} gives), what it was told so far read.
+    """
+    client = server.connectIRC()
+    client.send(f"NICK {nick}")
+    client.send(f"USER {user} 0 * :{realName}")
+    assert any(" 001 " in line for line in client.received())
+    return client
+
+
+def test_userWithAnEmptyParameterIsRefused() -> None:
+    """
+    An empty user name or real name is not enough parameters (Modern: C{USER} with an empty
+    parameter gets C{461}); the client is not registered with it.
+    """
+    server = MixedServer()
+    client = server.connectIRC()
+    client.send("NICK foo")
+    client.send("USER username * * :")
+    client.send("USER  * * :Real")
+    assert client.received() == [
+        ":testchat 461 foo USER :Not enough parameters",
+        ":testchat 461 foo USER :Not enough parameters",
+    ]
+    client.send("USER username * * :Real")
+    assert " 001 foo " in client.received()[0]
+
+
+def test_partReason() -> None:
+    """
+    RFC 2812 3.2.2: a part message is sent to the channel with the PART, to its other members
+    and to the leaver.
+    """
+    server = MixedServer()
+    bar = server.connectIRC("bar")
+    baz = server.connectIRC("baz")
+    bar.send("JOIN #chan")
+    baz.send("JOIN #chan")
+    bar.received()
+    baz.received()
+    bar.send("PART #chan :bye everyone")
+    assert bar.received() == [":bar!bar@chat PART #chan :bye everyone"]
+    assert baz.received() == [":bar!bar@chat PART #chan :bye everyone"]
+    baz.send("PART #chan")
+    assert baz.received() == [":baz!baz@chat PART :#chan"]
+
+
+def test_whoisUserNameAndRealName() -> None:
+    """
+    RFC 2812 3.6.2: C{311 RPL_WHOISUSER} carries the user name and real name the client
+    registered with (C{USER}), with or without a server before the nick; a line user, who
+    gave none, has its nick for both.
+    """
+    server = MixedServer()
+    registered(server, "coolNick", "myusernam", "My User Name")
+    other = server.connectIRC("otherNick")
+    (bob,) = server.connectMany("bob")
+    other.send("WHOIS coolNick")
+    other.send("WHOIS testchat coolnick")
+    other.send("WHOIS bob")
+    assert other.received() == [
+        ":testchat 311 otherNick coolNick myusernam chat * :My User Name",
+        ":testchat 312 otherNick coolNick testchat :testchat chat server",
+        ":testchat 318 otherNick coolNick :End of /WHOIS list",
+        ":testchat 311 otherNick coolNick myusernam chat * :My User Name",
+        ":testchat 312 otherNick coolNick testchat :testchat chat server",
+        ":testchat 318 otherNick coolNick :End of /WHOIS list",
+        ":testchat 311 otherNick bob bob chat * :bob",
+        ":testchat 319 otherNick bob :#lobby",
+        ":testchat 312 otherNick bob testchat :testchat chat server",
+        ":testchat 318 otherNick bob :End of /WHOIS list",
+    ]
+
+
+def test_whoUserNameRealNameAndMasks() -> None:
+    """
+    Modern C{WHO}: C{352 RPL_WHOREPLY} carries the user name and real name; a mask with C{*}
+    or C{?} matches nicks in any case (C{WHO *}: everyone); the C{315} repeats the mask as
+    it was sent; a nick nobody has gets the C{315} alone.
+    """
+    server = MixedServer()
+    cool = registered(server, "coolNick", "myusernam", "My UniqueReal Name")
+    other = server.connectIRC("otherNick")
+    cool.send("JOIN #chan")
+    other.send("JOIN #chan")
+    other.received()
+    other.send("WHO *")
+    other.send("WHO COOLNI*")
+    other.send("WHO c?olnick")
+    other.send("WHO #CHAN")
+    other.send("WHO idontexist")
+    assert other.received() == [
+        ":testchat 352 otherNick * myusernam chat testchat coolNick H :0 My UniqueReal Name",
+        ":testchat 352 otherNick * otherNick chat testchat otherNick H :0 otherNick",
+        ":testchat 315 otherNick * :End of /WHO list",
+        ":testchat 352 otherNick * myusernam chat testchat coolNick H :0 My UniqueReal Name",
+        ":testchat 315 otherNick COOLNI* :End of /WHO list",
+        ":testchat 352 otherNick * myusernam chat testchat coolNick H :0 My UniqueReal Name",
+        ":testchat 315 otherNick c?olnick :End of /WHO list",
+        ":testchat 352 otherNick #chan myusernam chat testchat coolNick H :0 My UniqueReal Name",
+        ":testchat 352 otherNick #chan otherNick chat testchat otherNick H :0 otherNick",
+        ":testchat 315 otherNick #CHAN :End of /WHO list",
+        ":testchat 315 otherNick idontexist :End of /WHO list",
+    ]
+
+
+def test_whowas() -> None:
+    """
+    RFC 2812 3.6.3: C{WHOWAS} answers for nicks that left, the most recent first, up to
+    C{count} of them if it is positive; each as C{314} and C{312}; then C{369}.  A nick
+    nobody had gets C{406} before the C{369}.
+    """
+    server = MixedServer()
+    nick1 = server.connectIRC("nick1")
+    for ident in ("ident2", "ident3"):
+        leaving = registered(server, "nick2", ident, "Realname")
+        leaving.send("QUIT :bye")
+        leaving.disconnect()
+    nick1.send("WHOWAS nick2")
+    nick1.send("WHOWAS NICK2 1")
+    nick1.send("WHOWAS nick2 -1")
+    nick1.send("WHOWAS nick3")
+    assert nick1.received() == [
+        ":testchat 314 nick1 nick2 ident3 chat * :Realname",
+        ":testchat 312 nick1 nick2 testchat :testchat chat server",
+        ":testchat 314 nick1 nick2 ident2 chat * :Realname",
+        ":testchat 312 nick1 nick2 testchat :testchat chat server",
+        ":testchat 369 nick1 nick2 :End of WHOWAS",
+        ":testchat 314 nick1 nick2 ident3 chat * :Realname",
+        ":testchat 312 nick1 nick2 testchat :testchat chat server",
+        ":testchat 369 nick1 NICK2 :End of WHOWAS",
+        ":testchat 314 nick1 nick2 ident3 chat * :Realname",
+        ":testchat 312 nick1 nick2 testchat :testchat chat server",
+        ":testchat 314 nick1 nick2 ident2 chat * :Realname",
+        ":testchat 312 nick1 nick2 testchat :testchat chat server",
+        ":testchat 369 nick1 nick2 :End of WHOWAS",
+        ":testchat 406 nick1 nick3 :There was no such nickname",
+        ":testchat 369 nick1 nick3 :End of WHOWAS",
+    ]
+
+
+def test_whowasIsBounded() -> None:
+    """
+    The server remembers the last L{IRCFactory.whowasLength} who left, no more.
+    """
+    server = MixedServer()
+    server.ircFactory.whowasLength = 2
+    watcher = server.connectIRC("watcher")
+    for nick in ("one", "two", "three"):
+        server.connectIRC(nick).disconnect()
+    watcher.send("WHOWAS one")
+    watcher.send("WHOWAS three")
+    assert watcher.received() == [
+        ":testchat 406 watcher one :There was no such nickname",
+        ":testchat 369 watcher one :End of WHOWAS",
+        ":testchat 314 watcher three three chat * :three",
+        ":testchat 312 watcher three testchat :testchat chat server",
+        ":testchat 369 watcher three :End of WHOWAS",
+    ]

@@ -170,3 +170,14 @@ def test_whowasIsBounded() -> None:
         ":testchat 312 watcher three testchat :testchat chat server",
         ":testchat 369 watcher three :End of WHOWAS",
     ]
+
+
+def test_time() -> None:
+    """
+    RFC 2812 3.4.6: C{TIME} gets C{391 RPL_TIME} with the server's name and its time.
+    """
+    server = MixedServer()
+    server.clock.advance(90061.5)
+    user = server.connectIRC("user")
+    user.send("TIME")
+    assert user.received() == [":testchat 391 user testchat :1970-01-02T01:01:01.500Z"]

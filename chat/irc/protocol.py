@@ -729,6 +729,13 @@ class IRCProtocol(Connection, Protocol):
     def _motdCommand(self, message: Message) -> None:
         self.sendAll(self._motd())
 
+    @_command("TIME")
+    def _time(self, message: Message) -> None:
+        """
+        The server's time (RFC 2812 3.4.6), as the C{server-time} tag writes it.
+        """
+        self.numeric(N.RPL_TIME, self.factory.name, timeTag(self.gate.clock.seconds()))
+
     @_command("PING", 1)
     def _ping(self, message: Message) -> None:
         self.send(Message("PONG", (self.factory.name, message.params[0])))

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 class Said:
     """
     C{nick} said C{text} in C{room} at C{time} (seconds since the epoch); an action if
-    C{action} (C{/me}).
+    C{action} (C{/me}); an IRC C{NOTICE} if C{notice}, which front ends without notices show
+    as a line (not carried between servers, nor kept by the store).
     """
 
     room: str
@@ -26,6 +27,7 @@ class Said:
     text: str
     time: float
     action: bool = False
+    notice: bool = False
 
 
 @dataclass(slots=True)
@@ -41,13 +43,14 @@ class Replayed:
 class PrivateMessage:
     """
     C{sender} sent C{text} to C{recipient} alone.  The sender gets a copy with C{echo} set,
-    so that it sees what it sent.
+    so that it sees what it sent.  An IRC C{NOTICE} if C{notice}, as for L{Said}.
     """
 
     sender: str
     recipient: str
     text: str
     echo: bool = False
+    notice: bool = False
 
 
 @dataclass(slots=True)

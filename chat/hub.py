@@ -531,11 +531,13 @@ class Hub:
         text: str,
         action: bool = False,
         time: float | None = None,
+        notice: bool = False,
     ) -> None:
         """
         Send C{text} from C{member} to everyone in room C{name} (the sender too if it hears
         its own lines), and keep it in the room's history.  C{time} is when it was said, if
-        not now: a line relayed from another server keeps its sender's time.
+        not now: a line relayed from another server keeps its sender's time.  C{notice}: an
+        IRC C{NOTICE} (L{events.Said}).
         """
         room = self._roomOf(member, name)
         if self.accounts is not None and looksLikeAPassword(text):
@@ -548,6 +550,7 @@ class Hub:
             checkText(text),
             self._clock.seconds() if time is None else time,
             action,
+            notice,
         )
         if self._historySize:
             room.history.append(said)
@@ -563,19 +566,20 @@ class Hub:
             room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
-    def message(self, member: Member, nick: str, text: str) -> None:
+    def message(self, member: Member, nick: str, text: str, notice: bool = False) -> None:
         """
-        Send C{text} from C{member} to the member known as C{nick} alone.
+        Send C{text} from C{member} to the member known as C{nick} alone; an IRC C{NOTICE}
+        if C{notice} (L{events.PrivateMessage}).
         """
         recipient = self.find(nick)
         checkText(text)
-        private = events.PrivateMessage(member.nick, recipient.nick, text)
+        private = events.PrivateMessage(member.nick, recipient.nick, text, notice=notice)
         if isRemote(recipient):
             self.relay.publish(private)
         elif not (self.moderation.screening and self.moderation.ignores(recipient, member)):
             recipient.deliver(private)
         if member.echo:
-            member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
+            member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True, notice=notice))
 
     def history(self, member: Member, name: str, limit: int) -> defer.Deferred[list[events.Said]]:
         """

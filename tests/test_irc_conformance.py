@@ -181,3 +181,36 @@ def test_time() -> None:
     user = server.connectIRC("user")
     user.send("TIME")
     assert user.received() == [":testchat 391 user testchat :1970-01-02T01:01:01.500Z"]
+
+
+def test_noticeStaysANotice() -> None:
+    """
+    RFC 2812 3.3.2: a C{NOTICE} to a channel or a nick reaches IRC users as a C{NOTICE}
+    (echoed as one under C{echo-message}, with its time under C{server-time}), a CTCP in it
+    untouched; line users read it as a line, as before.
+    """
+    server = MixedServer()
+    foo = server.connectIRC("foo", caps="echo-message server-time")
+    bar = server.connectIRC("bar")
+    (bob,) = server.connectMany("bob")
+    foo.send("JOIN #lobby")
+    bar.send("JOIN #lobby")
+    foo.received()
+    bar.received()
+    bob.received()
+    foo.send("NOTICE #lobby :hello everyone")
+    foo.send("NOTICE bar :\x01VERSION chat\x01")
+    foo.send("NOTICE bob :psst")
+    foo.send("PRIVMSG #lobby :still a privmsg")
+    assert foo.received() == [
+        "@time=1970-01-01T00:00:00.000Z :foo!foo@chat NOTICE #lobby :hello everyone",
+        "@time=1970-01-01T00:00:00.000Z :foo!foo@chat NOTICE bar :\x01VERSION chat\x01",
+        "@time=1970-01-01T00:00:00.000Z :foo!foo@chat NOTICE bob :psst",
+        "@time=1970-01-01T00:00:00.000Z :foo!foo@chat PRIVMSG #lobby :still a privmsg",
+    ]
+    assert bar.received() == [
+        ":foo!foo@chat NOTICE #lobby :hello everyone",
+        ":foo!foo@chat NOTICE bar :\x01VERSION chat\x01",
+        ":foo!foo@chat PRIVMSG #lobby :still a privmsg",
+    ]
+    assert bob.received() == ["<foo> hello everyone", "*foo* psst", "<foo> still a privmsg"]

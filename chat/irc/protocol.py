@@ -1090,7 +1090,7 @@ class IRCProtocol(Connection, Protocol):
                 continue
             try:
                 recipient = hub.find(target)
-                hub.message(self, target, text)
+                hub.message(self, target, text, notice)
             except ChatError as e:
                 if not notice:
                     self.refuse(e, target, "PRIVMSG")
@@ -1104,9 +1104,9 @@ class IRCProtocol(Connection, Protocol):
         Say C{text} in C{room}, an action if it is a CTCP ACTION; tell the client why not
         unless it was a NOTICE.
         """
-        body, action = parseAction(text)
+        body, action = (text, False) if notice else parseAction(text)
         try:
-            self.factory.hub.say(self, room, body, action=action)
+            self.factory.hub.say(self, room, body, action=action, notice=notice)
         except NotInRoom as e:
             if not notice:
                 self.numeric(N.ERR_CANNOTSENDTOCHAN, e.room, "Cannot send to channel")

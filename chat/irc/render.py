@@ -82,7 +82,7 @@ def toMessage(event: events.Event) -> Message:
 @toMessage.register
 def _said(event: events.Said) -> Message:
     text = ctcpAction(event.text) if event.action else event.text
-    return Message("PRIVMSG", (event.room, text), userMask(event.nick))
+    return Message("NOTICE" if event.notice else "PRIVMSG", (event.room, text), userMask(event.nick))
 
 
 @toMessage.register
@@ -92,7 +92,7 @@ def _replayed(event: events.Replayed) -> Message:
 
 @toMessage.register
 def _private(event: events.PrivateMessage) -> Message:
-    return Message("PRIVMSG", (event.recipient, event.text), userMask(event.sender))
+    return Message("NOTICE" if event.notice else "PRIVMSG", (event.recipient, event.text), userMask(event.sender))
 
 
 @toMessage.register
@@ -277,7 +277,7 @@ def encoder(
 
     def encode(event: events.Event) -> bytes:
         kind = type(event)
-        if kind is events.Said:
+        if kind is events.Said and not event.notice:  # type: ignore[attr-defined]
             line = saidLine(event)  # type: ignore[arg-type]
             if line is not None:
                 return line

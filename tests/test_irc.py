@@ -414,7 +414,7 @@ def test_lineLengths() -> None:
         ":testchat 417 alice :Input line was too long",
         ":testchat 417 alice :Input line was too long",
     ]
-    alice.send("@label=" + "a" * 5000 + " PING :ok")
+    alice.send("@label=" + "a" * 4088 + " PING :ok")
     assert alice.received() == [":testchat PONG testchat :ok"]
 
 

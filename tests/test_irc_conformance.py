@@ -214,3 +214,26 @@ def test_noticeStaysANotice() -> None:
         ":foo!foo@chat PRIVMSG #lobby :still a privmsg",
     ]
     assert bob.received() == ["<foo> hello everyone", "*foo* psst", "<foo> still a privmsg"]
+
+
+def test_clientTagDataIsAtMost4094Bytes() -> None:
+    """
+    IRCv3 message-tags: a client sends at most 4094 bytes of tag data (4096 with the C{@} and
+    the space; the 8191 of the spec count the server's tags too); more gets C{417}, and the
+    line goes nowhere.
+    """
+    server = MixedServer()
+    bar = server.connectIRC("bar", caps="message-tags")
+    recver = server.connectIRC("recver", caps="message-tags")
+    bar.send("JOIN #xyz")
+    recver.send("JOIN #xyz")
+    bar.received()
+    recver.received()
+    bar.send("@+clientOnlyTagExample=" + "a" * 4096 + " PRIVMSG #xyz hi!")
+    bar.send("@foo=bar;+baz=" + "a" * 4082 + " PRIVMSG #xyz :too many")
+    bar.send("@foo=bar;+baz=" + "a" * 4081 + " PRIVMSG #xyz :at the limit")
+    assert bar.received() == [
+        ":testchat 417 bar :Input line was too long",
+        ":testchat 417 bar :Input line was too long",
+    ]
+    assert recver.received() == [":bar!bar@chat PRIVMSG #xyz :at the limit"]

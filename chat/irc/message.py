@@ -21,9 +21,10 @@ The longest message without its tags, in bytes (the IRC limit, counted without t
 clients count it either way, and a server should take what they send).
 """
 
-MAX_TAGS = 8191
+MAX_TAGS = 4096
 """
-The longest tags section a client may send, with its C{@} and trailing space.
+The longest tags section a client may send, with its C{@} and trailing space: 4094 bytes of
+tag data (IRCv3 message-tags; its 8191 are for a server's lines, which add their own tags).
 """
 
 _UNSAFE = re.compile("[\r\n\x00]")

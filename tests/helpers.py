@@ -205,11 +205,17 @@ class MixedServer(FakeServer):
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(
-        self, nick: str | None = None, caps: str = "", host: str = "127.0.0.1"
+        self,
+        nick: str | None = None,
+        caps: str = "",
+        host: str = "127.0.0.1",
+        user: str | None = None,
+        realName: str | None = None,
     ) -> FakeClient:
         """
-        Connect an IRC client; with C{nick}, register it (asking for C{caps}, if any) and
-        forget what it was told so far.
+        Connect an IRC client; with C{nick}, register it (asking for C{caps}, if any; with
+        the C{user} name and C{realName} given, else the nick for both) and forget what it
+        was told so far.
         """
         client = self._connectTo(self.ircFactory, host)
         if nick is not None:
@@ -217,7 +223,7 @@ class MixedServer(FakeServer):
                 client.send("CAP LS 302")
                 client.send(f"CAP REQ :{caps}")
             client.send(f"NICK {nick}")
-            client.send(f"USER {nick} 0 * :{nick}")
+            client.send(f"USER {user or nick} 0 * :{realName or nick}")
             if caps:
                 client.send("CAP END")
             assert any(" 001 " in line for line in client.received())

@@ -6,19 +6,7 @@ case that suite found this server getting wrong, in memory, with the numerics ch
 
 from __future__ import annotations
 
-from helpers import FakeClient, MixedServer
-
-
-def registered(server: MixedServer, nick: str, user: str, realName: str) -> FakeClient:
-    """
-    An IRC client registered as C{nick} with its own user name and real name (not the nick,
-    as L{MixedServer.connectIRC} gives), what it was told so far read.
-    """
-    client = server.connectIRC()
-    client.send(f"NICK {nick}")
-    client.send(f"USER {user} 0 * :{realName}")
-    assert any(" 001 " in line for line in client.received())
-    return client
+from helpers import MixedServer
 
 
 def test_userWithAnEmptyParameterIsRefused() -> None:
@@ -65,7 +53,7 @@ def test_whoisUserNameAndRealName() -> None:
     gave none, has its nick for both.
     """
     server = MixedServer()
-    registered(server, "coolNick", "myusernam", "My User Name")
+    server.connectIRC("coolNick", user="myusernam", realName="My User Name")
     other = server.connectIRC("otherNick")
     (bob,) = server.connectMany("bob")
     other.send("WHOIS coolNick")
@@ -92,7 +80,7 @@ def test_whoUserNameRealNameAndMasks() -> None:
     it was sent; a nick nobody has gets the C{315} alone.
     """
     server = MixedServer()
-    cool = registered(server, "coolNick", "myusernam", "My UniqueReal Name")
+    cool = server.connectIRC("coolNick", user="myusernam", realName="My UniqueReal Name")
     other = server.connectIRC("otherNick")
     cool.send("JOIN #chan")
     other.send("JOIN #chan")
@@ -126,7 +114,7 @@ def test_whowas() -> None:
     server = MixedServer()
     nick1 = server.connectIRC("nick1")
     for ident in ("ident2", "ident3"):
-        leaving = registered(server, "nick2", ident, "Realname")
+        leaving = server.connectIRC("nick2", user=ident, realName="Realname")
         leaving.send("QUIT :bye")
         leaving.disconnect()
     nick1.send("WHOWAS nick2")

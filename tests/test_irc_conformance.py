@@ -116,7 +116,7 @@ def test_whowas() -> None:
     for ident in ("ident2", "ident3"):
         leaving = server.connectIRC("nick2", user=ident, realName="Realname")
         leaving.send("QUIT :bye")
-        leaving.disconnect()
+        leaving.disconnect()  # remembered once, at the QUIT
     nick1.send("WHOWAS nick2")
     nick1.send("WHOWAS NICK2 1")
     nick1.send("WHOWAS nick2 -1")

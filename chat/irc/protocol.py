@@ -168,6 +168,7 @@ class IRCProtocol(Connection, Protocol):
     _wantNick = ""
     _user = ""
     _realName = ""
+    _remembered = False
     _joining: list[events.Event] | None = None
     _pingTimer: IDelayedCall | None = None
     _pingSent: float | None = None
@@ -198,12 +199,21 @@ class IRCProtocol(Connection, Protocol):
         self._schedulePing(factory.pingInterval)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._registered:
-            self.factory.rememberGone(self.nick, *identity(self))
+        self._rememberGone()
         self._cancelPing()
         if self._reader is not None:
             self._reader.stop()
         self.leave(self.factory.hub, reason, admitted=self._reader is not None)
+
+    def _rememberGone(self) -> None:
+        """
+        Leave this client's nick, user name and real name to C{WHOWAS}, once: at its
+        C{QUIT}, so that it is there before the client sees the connection close, or when the
+        connection is lost.
+        """
+        if self._registered and not self._remembered:
+            self._remembered = True
+            self.factory.rememberGone(self.nick, *identity(self))
 
     def drop(self, reason: str) -> None:
         """
@@ -749,6 +759,7 @@ class IRCProtocol(Connection, Protocol):
     @_command("QUIT")
     def _quit(self, message: Message) -> None:
         reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
+        self._rememberGone()
         self.factory.hub.disconnect(self, reason)
         self.send(Message("ERROR", (f"Closing link: {reason}",)))
         self.close(reason)

@@ -7,6 +7,7 @@ case that suite found this server getting wrong, in memory, with the numerics ch
 from __future__ import annotations
 
 from helpers import MixedServer
+from test_irc import SlowRelay
 
 
 def test_userWithAnEmptyParameterIsRefused() -> None:
@@ -225,3 +226,21 @@ def test_clientTagDataIsAtMost4094Bytes() -> None:
         ":testchat 417 bar :Input line was too long",
     ]
     assert recver.received() == [":bar!bar@chat PRIVMSG #xyz :at the limit"]
+
+
+def test_whoMaskSkipsNicksNotYetGranted() -> None:
+    """
+    A client whose nick the cluster has not granted yet is nobody yet: C{WHO *} does not
+    list it.
+    """
+    server = MixedServer()
+    watcher = server.connectIRC("watcher")
+    server.hub.relay = SlowRelay()
+    waiting = server.connectIRC()
+    waiting.send("NICK alice")
+    waiting.send("USER alice 0 * :Alice")
+    watcher.send("WHO *")
+    assert watcher.received() == [
+        ":testchat 352 watcher * watcher chat testchat watcher H :0 watcher",
+        ":testchat 315 watcher * :End of /WHO list",
+    ]

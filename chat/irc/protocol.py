@@ -44,7 +44,7 @@ from chat.errors import (
 )
 from chat.fanout import BatchFanout
 from chat.gate import Gate
-from chat.hub import Hub
+from chat.hub import Hub, Member
 from chat.irc import moderation
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
@@ -966,7 +966,9 @@ class IRCProtocol(Connection, Protocol):
         elif "*" in mask or "?" in mask:
             room = None
             matches = nickMatcher(mask)
-            members = sorted((m for m in hub.members() if matches(m.nick)), key=lambda m: foldNick(m.nick))
+            members = sorted(
+                (m for m in hub.members() if matches(m.nick) and self._known(m)), key=lambda m: foldNick(m.nick)
+            )
             channel = "*"
         else:
             room = None
@@ -982,6 +984,15 @@ class IRCProtocol(Connection, Protocol):
                 here += moderation.sigil(self, member, room.name)
             self.numeric(N.RPL_WHOREPLY, channel, user, HOST, self.factory.name, member.nick, here, f"0 {realName}")
         self.numeric(N.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+    def _known(self, member: Member) -> bool:
+        """
+        Whether C{member} holds its nick: not a client whose nick is still being claimed.
+        """
+        try:
+            return self.factory.hub.find(member.nick) is member
+        except ChatError:
+            return False
 
     @_command("WHOIS", 1)
     def _whois(self, message: Message) -> None:

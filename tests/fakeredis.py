@@ -186,9 +186,11 @@ class FakeCommands:
         return self._run(lambda server: dict(server.value(key, dict)))
 
     def lpush(self, key, value):
+        pushed = list(value) if isinstance(value, (list, tuple)) else [value]
+
         def lpush(server: FakeRedis) -> int:
             values = server.value(key, list, create=True)
-            values.insert(0, value)
+            values[:0] = reversed(pushed)  # each in turn at the head, as Redis does
             return len(values)
 
         return self._run(lpush)

@@ -250,9 +250,11 @@ def test_theDirectoryKeepsEveryRoom(cluster) -> None:
     irc = b.person("irc", "#lobby", "#dev", "#ops")
     b.hub.part(irc, "#dev")
     b.hub.join(irc, "#web")
+    cluster.clock.advance(0)  # a turn's writes go to Redis when it ends
     directory = cluster.redis.data["chat:0:members:b"]
     assert decodeRooms(directory["irc"]) == ["#lobby", "#ops", "#web"]
     b.hub.rename(irc, "ircer")
+    cluster.clock.advance(0)
     directory = cluster.redis.data["chat:0:members:b"]
     assert set(directory) == {"ircer"}
     assert decodeRooms(directory["ircer"]) == ["#lobby", "#ops", "#web"]
@@ -261,6 +263,7 @@ def test_theDirectoryKeepsEveryRoom(cluster) -> None:
     assert late.seats()["ircer"] == ["#lobby", "#ops", "#web"]
     assert a.seats() == b.seats() == c.seats() == late.seats()
     b.hub.disconnect(irc, "bye")
+    cluster.clock.advance(0)
     assert "chat:0:members:b" not in cluster.redis.data
 
 

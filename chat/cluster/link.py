@@ -11,7 +11,7 @@ from typing import Any
 import txredisapi
 from twisted.application import service
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -22,10 +22,15 @@ from chat.cluster.messages import (
     Message,
     NodeGone,
     NodeSynced,
+    OtherFormat,
+    decodeBatch,
     decodeEvent,
     decodeRooms,
+    encodeBatch,
     encodeEvent,
+    encodeOne,
     encodeRooms,
+    ownPrefix,
 )
 from chat.hub import ChatError, Hub, Member
 from chat.names import foldNick, foldRoom
@@ -38,6 +43,12 @@ return 0
 
 # A directory of members: nicks, each with its rooms.
 Directory = dict[str, list[str]]
+
+# The most events one message carries: a turn with more sends several, in order.
+MAX_BATCH = 500
+
+# The most distinct reasons for refusing messages of another format that are logged (once each).
+MAX_FORMAT_WARNINGS = 16
 
 
 class ClusterLink(service.Service):
@@ -93,6 +104,16 @@ class ClusterLink(service.Service):
         self._ownEntries: set[str] = set()
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
+        # This turn's writes, sent together when it ends (L{_flush}): the events for the
+        # channel, the lines for each room's history, directory entries (None: deleted), topics.
+        self._outbox: list[str] = []
+        self._lines: dict[str, list[str]] = {}
+        self._entries: dict[str, str | None] = {}
+        self._topics: dict[str, str] = {}
+        self._flushing: IDelayedCall | None = None
+        self._own = ownPrefix(self.node)
+        self._ownBytes = self._own.encode("utf-8")
+        self._formatWarnings: set[str] = set()
         hub.relay = self
 
     # Service
@@ -107,6 +128,7 @@ class ClusterLink(service.Service):
         super().stopService()
         if self._heartbeat.running:
             self._heartbeat.stop()
+        self._flush()  # the quits of this node's members, first
         leaving = defer.succeed(None)
         if self.linked and self._commands is not None:
             redis = self._commands
@@ -125,29 +147,74 @@ class ClusterLink(service.Service):
     # Relay
 
     def publish(self, event: events.Event) -> None:
-        redis = self._commands
-        if not self.linked or redis is None:
+        """
+        Queue C{event} for this turn's message on the channel, with what it changes in Redis:
+        a turn's events go in one C{PUBLISH}, a room's lines in one C{LPUSH}, whatever the
+        load (L{_flush}).
+        """
+        if not self.linked or self._commands is None:
             return
-        calls = [redis.publish(self.channel, encodeEvent(self.node, event))]
-        directory = self._directoryKey(self.node)
+        encoded = encodeOne(event)
+        self._outbox.append(encoded)
+        kind = type(event)
+        if kind is events.Said:
+            if self.hub.historySize:
+                key = self.prefix + f"history:{foldRoom(event.room)}"
+                lines = self._lines.get(key)
+                if lines is None:
+                    lines = self._lines[key] = []
+                lines.append(encodeBatch(self.node, (encoded,)))
         # The directory entry of the member concerned, as it is once C{event} is done.
-        if isinstance(event, events.Joined):
-            calls.append(redis.hset(directory, event.nick, encodeRooms(self._roomsOf(event.nick))))
-        elif isinstance(event, events.Left):
+        elif kind is events.Joined:
+            self._entries[event.nick] = encodeRooms(self._roomsOf(event.nick))
+        elif kind is events.Left:
             # The hub tells of a part before it takes the member out of the room.
             rooms = [room for room in self._roomsOf(event.nick) if foldRoom(room) != foldRoom(event.room)]
-            calls.append(redis.hset(directory, event.nick, encodeRooms(rooms)))
-        elif isinstance(event, events.Quit):
-            calls.append(redis.hdel(directory, event.nick))
-        elif isinstance(event, events.NickChanged):
-            calls.append(redis.hdel(directory, event.old))
-            calls.append(redis.hset(directory, event.new, encodeRooms(self._roomsOf(event.new))))
-        elif isinstance(event, events.Said) and self.hub.historySize:
-            history = self.prefix + f"history:{foldRoom(event.room)}"
-            calls.append(redis.lpush(history, encodeEvent(self.node, event)))
-            calls.append(redis.ltrim(history, 0, self.hub.historySize - 1))
-        elif isinstance(event, events.TopicChanged):
-            calls.append(redis.set(self.prefix + f"topic:{foldRoom(event.room)}", event.topic))
+            self._entries[event.nick] = encodeRooms(rooms)
+        elif kind is events.Quit:
+            self._entries[event.nick] = None
+        elif kind is events.NickChanged:
+            self._entries[event.old] = None
+            self._entries[event.new] = encodeRooms(self._roomsOf(event.new))
+        elif kind is events.TopicChanged:
+            self._topics[self.prefix + f"topic:{foldRoom(event.room)}"] = event.topic
+        if self._flushing is None:
+            self._flushing = self.clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        """
+        Send what this turn queued: the events first, then what they change in Redis, all on
+        the one command connection, so that Redis applies them in that order.  Called when
+        the turn ends, and before any command whose order with them matters.
+        """
+        if self._flushing is not None:
+            if self._flushing.active():
+                self._flushing.cancel()
+            self._flushing = None
+        outbox, self._outbox = self._outbox, []
+        lines, self._lines = self._lines, {}
+        entries, self._entries = self._entries, {}
+        topics, self._topics = self._topics, {}
+        redis = self._commands
+        if not self.linked or redis is None or not outbox:
+            return
+        calls = [
+            redis.publish(self.channel, encodeBatch(self.node, outbox[start : start + MAX_BATCH]))
+            for start in range(0, len(outbox), MAX_BATCH)
+        ]
+        for key, values in lines.items():
+            # LPUSH of several values pushes each in turn: the newest ends up first.
+            calls.append(redis.lpush(key, values))
+            calls.append(redis.ltrim(key, 0, self.hub.historySize - 1))
+        directory = self._directoryKey(self.node)
+        gone = [nick for nick, entry in entries.items() if entry is None]
+        if gone:
+            calls.append(redis.hdel(directory, gone))
+        kept = {nick: entry for nick, entry in entries.items() if entry is not None}
+        if kept:
+            calls.append(redis.hmset(directory, kept))
+        for key, topic in topics.items():
+            calls.append(redis.set(key, topic))
         for call in calls:
             call.addErrback(self._commandFailed)
 
@@ -155,6 +222,7 @@ class ClusterLink(service.Service):
         redis = self._commands
         if not self.linked or redis is None:
             return  # kept until the room is next emptied while linked
+        self._flush()  # its last lines go before it does
         key = foldRoom(room)
         forgetting = redis.delete([self.prefix + f"history:{key}", self.prefix + f"topic:{key}"])
         forgetting.addErrback(self._commandFailed)
@@ -288,6 +356,7 @@ class ClusterLink(service.Service):
         channel (L{NodeSynced}), at once and in this order: no node reads this node's
         directory half written, and every event this node publishes after is applied after.
         """
+        self._flush()
         prefix = self.prefix
         directory = self._directoryKey(self.node)
         local = {
@@ -360,6 +429,7 @@ class ClusterLink(service.Service):
             await redis.eval(_RELEASE, [self._nickKey(nick)], [node])
         await redis.delete(self._directoryKey(node))
         await redis.srem(self.prefix + "nodes", node)
+        self._flush()
         await redis.publish(self.channel, encodeEvent(self.node, NodeGone(node)))
 
     def _drop(self, node: str) -> None:
@@ -413,20 +483,42 @@ class ClusterLink(service.Service):
     # Events from the other nodes
 
     def received(self, message: str | bytes) -> None:
+        """
+        Play a message from the channel into the hub: its events in order, in this turn, so
+        that the fan-out writes each local client once for all of them.  A message that is
+        unreadable in any part is refused whole, and logged.
+        """
         if self._backlog is not None:
             self._backlog.append(message)
             return
+        if message.startswith(self._own if type(message) is str else self._ownBytes):
+            return  # this node's own, heard back
         try:
-            node, event = decodeEvent(message)
+            node, batch = decodeBatch(message)
+        except OtherFormat as e:
+            self._otherFormat(str(e))
+            return
         except MalformedEvent as e:
             self.log.warn("Ignored a malformed message on {channel}: {why}", channel=self.channel, why=str(e))
             return
         if node == self.node:
             return
-        try:
-            self._apply(node, event)
-        except ChatError as e:
-            self.log.debug("Event {event!r} from {node} did not apply: {why}", event=event, node=node, why=str(e))
+        for event in batch:
+            try:
+                self._apply(node, event)
+            except ChatError as e:
+                self.log.debug("Event {event!r} from {node} did not apply: {why}", event=event, node=node, why=str(e))
+
+    def _otherFormat(self, why: str) -> None:
+        if why in self._formatWarnings or len(self._formatWarnings) >= MAX_FORMAT_WARNINGS:
+            return
+        self._formatWarnings.add(why)
+        self.log.error(
+            "Ignored a message on {channel} in another format ({why}): a node of another version"
+            " is in this cluster, and every node must run the same version",
+            channel=self.channel,
+            why=why,
+        )
 
     def _apply(self, node: str, event: Message) -> None:
         hub = self.hub

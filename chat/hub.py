@@ -485,6 +485,22 @@ class Hub:
         room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
+    def sayRelayed(self, member: Member, said: events.Said) -> None:
+        """
+        Play C{said}, a line that C{member} of another server said there, into this hub: as
+        L{say} does, with the sender's time, and without building the event again (a relay
+        plays every line of the cluster into every hub).
+        """
+        room = self._roomOf(member, said.room)
+        checkText(said.text)
+        if said.room != room.name or said.nick != member.nick:  # spelt as this hub spells them
+            said = events.Said(room.name, member.nick, said.text, said.time, said.action)
+        if self._historySize:
+            room.history.append(said)
+        if self.store is not None:
+            self.store.addLine(said)
+        room.broadcast(said, None if member.echo else member)
+
     def message(self, member: Member, nick: str, text: str) -> None:
         """
         Send C{text} from C{member} to the member known as C{nick} alone.

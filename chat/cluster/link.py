@@ -32,6 +32,7 @@ from chat.cluster.messages import (
     encodeRooms,
     ownPrefix,
 )
+from chat.errors import NoSuchNick, NoSuchRoom, NotInRoom
 from chat.hub import ChatError, Hub, Member
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
@@ -105,7 +106,8 @@ class ClusterLink(service.Service):
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
         # This turn's writes, sent together when it ends (L{_flush}): the events for the
-        # channel, the lines for each room's history, directory entries (None: deleted), topics.
+        # channel, the lines said in each room (by name, as the hub spells it) for its
+        # history, directory entries (None: deleted), topics.
         self._outbox: list[str] = []
         self._lines: dict[str, list[str]] = {}
         self._entries: dict[str, str | None] = {}
@@ -159,11 +161,10 @@ class ClusterLink(service.Service):
         kind = type(event)
         if kind is events.Said:
             if self.hub.historySize:
-                key = self.prefix + f"history:{foldRoom(event.room)}"
-                lines = self._lines.get(key)
+                lines = self._lines.get(event.room)
                 if lines is None:
-                    lines = self._lines[key] = []
-                lines.append(encodeBatch(self.node, (encoded,)))
+                    lines = self._lines[event.room] = []
+                lines.append(encoded)
         # The directory entry of the member concerned, as it is once C{event} is done.
         elif kind is events.Joined:
             self._entries[event.nick] = encodeRooms(self._roomsOf(event.nick))
@@ -202,10 +203,13 @@ class ClusterLink(service.Service):
             redis.publish(self.channel, encodeBatch(self.node, outbox[start : start + MAX_BATCH]))
             for start in range(0, len(outbox), MAX_BATCH)
         ]
-        for key, values in lines.items():
-            # LPUSH of several values pushes each in turn: the newest ends up first.
-            calls.append(redis.lpush(key, values))
-            calls.append(redis.ltrim(key, 0, self.hub.historySize - 1))
+        size = self.hub.historySize
+        for room, said in lines.items():
+            # Only the last lines can stay in the history; LPUSH of several values pushes
+            # each in turn, so that the newest ends up first.
+            key = self.prefix + f"history:{foldRoom(room)}"
+            calls.append(redis.lpush(key, [encodeBatch(self.node, (line,)) for line in said[-size:]]))
+            calls.append(redis.ltrim(key, 0, size - 1))
         directory = self._directoryKey(self.node)
         gone = [nick for nick, entry in entries.items() if entry is None]
         if gone:
@@ -522,7 +526,21 @@ class ClusterLink(service.Service):
 
     def _apply(self, node: str, event: Message) -> None:
         hub = self.hub
-        if isinstance(event, events.Joined):
+        if type(event) is events.Said:
+            # The common case first, in a few lookups: a member this hub knows as C{node}'s,
+            # in the room.
+            try:
+                member = hub.find(event.nick)
+            except NoSuchNick:
+                member = None
+            if member is None or not isRemote(member) or member.node != node:
+                member = self._remote(event.nick, node, lambda proxy: None)
+            try:
+                hub.sayRelayed(member, event)
+            except (NotInRoom, NoSuchRoom):
+                self._seat(member, event.room)
+                hub.sayRelayed(member, event)
+        elif isinstance(event, events.Joined):
             self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
         elif isinstance(event, events.Left):
             hub.part(self._remote(event.nick, node), event.room)
@@ -530,9 +548,6 @@ class ClusterLink(service.Service):
             hub.disconnect(self._remote(event.nick, node), event.reason)
         elif isinstance(event, events.NickChanged):
             hub.rename(self._remote(event.old, node), event.new)
-        elif isinstance(event, events.Said):
-            proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
-            hub.say(proxy, event.room, event.text, event.action, time=event.time)
         elif isinstance(event, events.TopicChanged):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
             hub.setTopic(proxy, event.room, event.topic)

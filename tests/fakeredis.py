@@ -31,6 +31,7 @@ class FakeRedis:
         self.data: dict[str, Any] = {}
         self._expiries: dict[str, float] = {}
         self.clients: list[FakeConnections] = []
+        self.published: list[str] = []  # every message on the channel, in order
 
     def crash(self) -> None:
         """
@@ -84,6 +85,7 @@ class FakeRedis:
         return "OK"
 
     def publish(self, message: str) -> int:
+        self.published.append(message)
         listeners = [client for client in self.clients if client.subscribed]
         for client in listeners:
             self.clock.callLater(0, client.deliver, client.generation, message)

@@ -113,6 +113,9 @@ class ClusterLink(service.Service):
         self._entries: dict[str, str | None] = {}
         self._topics: dict[str, str] = {}
         self._flushing: IDelayedCall | None = None
+        # Lines this node pushed to each room's history (by key) since it last trimmed it:
+        # it trims it once it pushed as many as a history keeps, not after every push.
+        self._untrimmed: dict[str, int] = {}
         self._own = ownPrefix(self.node)
         self._ownBytes = self._own.encode("utf-8")
         self._formatWarnings: set[str] = set()
@@ -204,12 +207,18 @@ class ClusterLink(service.Service):
             for start in range(0, len(outbox), MAX_BATCH)
         ]
         size = self.hub.historySize
+        untrimmed = self._untrimmed
         for room, said in lines.items():
             # Only the last lines can stay in the history; LPUSH of several values pushes
             # each in turn, so that the newest ends up first.
             key = self.prefix + f"history:{foldRoom(room)}"
-            calls.append(redis.lpush(key, [encodeBatch(self.node, (line,)) for line in said[-size:]]))
-            calls.append(redis.ltrim(key, 0, size - 1))
+            pushed = said[-size:]
+            calls.append(redis.lpush(key, [encodeBatch(self.node, (line,)) for line in pushed]))
+            count = untrimmed.get(key, 0) + len(pushed)
+            if count >= size:
+                calls.append(redis.ltrim(key, 0, size - 1))
+                count = 0
+            untrimmed[key] = count
         directory = self._directoryKey(self.node)
         gone = [nick for nick, entry in entries.items() if entry is None]
         if gone:
@@ -223,11 +232,12 @@ class ClusterLink(service.Service):
             call.addErrback(self._commandFailed)
 
     def forget(self, room: str) -> None:
+        key = foldRoom(room)
+        self._untrimmed.pop(self.prefix + f"history:{key}", None)
         redis = self._commands
         if not self.linked or redis is None:
             return  # kept until the room is next emptied while linked
         self._flush()  # its last lines go before it does
-        key = foldRoom(room)
         forgetting = redis.delete([self.prefix + f"history:{key}", self.prefix + f"topic:{key}"])
         forgetting.addErrback(self._commandFailed)
 

@@ -143,13 +143,12 @@ class Cluster:
         redisServer = shutil.which("redis-server")
         if redisServer is None:
             raise SystemExit("--cluster needs redis-server (apt-get install redis-server)")
-        redisPort = freePort()
-        self.redis = subprocess.Popen(
-            [redisServer, "--port", str(redisPort), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            preexec_fn=lambda: pin(1),
-        )
+        self._redisArgv = [
+            redisServer, "--port", str(freePort()), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no",
+        ]
+        redisPort = self._redisArgv[2]
+        self.startRedis()
         self.nodes: list[Server] = []
         try:
             for index in range(count):
@@ -164,6 +163,19 @@ class Cluster:
         self.ports = [node.port for node in self.nodes]
         self.port = self.ports[0]
 
+    def startRedis(self) -> None:
+        """
+        Start C{redis-server}, empty (on its port of before, if it ran already).
+        """
+        self.redis = subprocess.Popen(
+            self._redisArgv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, preexec_fn=lambda: pin(1),
+        )
+
+    def killRedis(self) -> None:
+        self.redis.kill()
+        self.redis.wait()
+
     def cpuSeconds(self) -> float:
         return sum(node.cpuSeconds() for node in self.nodes)
 
@@ -175,6 +187,36 @@ class Cluster:
             node.stop()
         self.redis.terminate()
         self.redis.wait()
+
+
+def redisRestart(binary: str, down: float, after: float = 3.0) -> dict[str, float]:
+    """
+    The latency scenario's load (1000 lines/s to 100 clients over two nodes), with Redis
+    killed C{after} seconds into it and started again, empty, C{down} seconds later: what
+    the clients lose.  Every line reaches the clients of its own node; a line said while a
+    node is cut off from Redis never reaches the other node's.
+    """
+    cluster = Cluster(2)
+    try:
+        flags = ("--clients", 100, "--senders", 10, "--msgs", 1000, "--rate", 1000, "--size", 64,
+                 "--timeout-s", 10)
+        run = loadgen(binary, cluster, *flags)
+        time.sleep(after)
+        cluster.killRedis()
+        time.sleep(down)
+        cluster.startRedis()
+        output, _ = run.communicate(timeout=120)
+    finally:
+        cluster.stop()
+    result = json.loads(output)
+    return {
+        "expected": result["expected"],
+        "delivered": result["delivered"],
+        "lost": result["lost"],
+        "out of order": result["out_of_order"],
+        "corrupt": result["corrupt"],
+        "lost, as lines (of 10000)": result["lost"] / 50,
+    }
 
 
 def inspircd(port: int) -> Server:
@@ -220,8 +262,17 @@ def main() -> None:
         "--cluster", action="store_true",
         help="one node against two nodes over one redis-server, in the same runs (line protocol)",
     )
+    parser.add_argument(
+        "--redis-restart", type=float, metavar="SECONDS",
+        help="instead: the two nodes under the latency scenario's load, Redis killed and "
+        "started again (empty) this many seconds later; print what the clients lost",
+    )
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     options = parser.parse_args()
+    if options.redis_restart is not None:
+        for _ in range(options.runs):
+            print(json.dumps(redisRestart(options.loadgen, options.redis_restart)))
+        return
     if options.cluster:
         scenarios = CLUSTER_SCENARIOS
     else:

@@ -222,6 +222,22 @@ class FakeCommands:
     def publish(self, channel, message):
         return self._run(lambda server: server.publish(message))
 
+    def sendUnanswered(self, commands):
+        """
+        Run C{commands}, as C{(NAME, *arguments)}, ignoring what each answers or whether it
+        fails, as Redis does when told to send no reply.
+        """
+        for name, *arguments in commands:
+            if name == "LPUSH":
+                key, *values = arguments
+                arguments = [key, values]
+            elif name == "HDEL":
+                key, *fields = arguments
+                arguments = [key, fields]
+            elif name == "LTRIM":
+                arguments = [arguments[0], int(arguments[1]), int(arguments[2])]
+            getattr(self, name.lower())(*arguments).addErrback(lambda failure: None)
+
 
 class FakeConnections:
     """

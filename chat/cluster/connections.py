@@ -46,6 +46,12 @@ class Commands(Protocol):
     def lrange(self, key: str, start: int, end: int) -> defer.Deferred[Any]: ...
     def eval(self, script: str, keys: list[str], args: list[str]) -> defer.Deferred[Any]: ...
     def publish(self, channel: str, message: str) -> defer.Deferred[Any]: ...
+    def sendUnanswered(self, commands: list[tuple[str, ...]]) -> None:
+        """
+        Send C{commands} (each a command's name and arguments), in order after every command
+        sent before, and have Redis send no reply to any: writes whose outcome nobody waits
+        for, at no cost for replies.
+        """
 
 
 class Connections(Protocol):
@@ -60,10 +66,30 @@ class Connections(Protocol):
     def stop(self) -> defer.Deferred[None]: ...
 
 
+# Before each command sent unanswered: Redis (3.2 and later) sends no reply to it, nor to
+# this command itself, so that txredisapi's queue of replies stays in step.
+_SKIP_REPLY = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
+
+
+def _unanswered(command: tuple[str, ...]) -> bytes:
+    """
+    C{command} in Redis's protocol, with no reply asked for.
+    """
+    parts = [_SKIP_REPLY, b"*%d\r\n" % len(command)]
+    for argument in command:
+        data = argument.encode("utf-8")
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class CommandConnection(txredisapi.RedisProtocol):
     """
     The connection that publishes and runs commands.
     """
+
+    def sendUnanswered(self, commands: list[tuple[str, ...]]) -> None:
+        if self.connected:
+            self.transport.write(b"".join(map(_unanswered, commands)))
 
     def connectionMade(self):
         started = super().connectionMade()

@@ -92,6 +92,11 @@ class CommandConnection(txredisapi.RedisProtocol):
             self.transport.write(b"".join(map(_unanswered, commands)))
 
     def connectionMade(self):
+        # Commands sent unanswered bring no reply for Redis to carry its ACK on: with Nagle's
+        # algorithm, each small write after one would then wait for the delayed ACK (40 ms).
+        setNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setNoDelay is not None:
+            setNoDelay(True)
         started = super().connectionMade()
         self.whenConnected().addCallback(self.factory.link.commandsUp)
         return started

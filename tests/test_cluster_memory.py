@@ -501,3 +501,16 @@ def test_aRoomThatEmptiesWithinATurnLeavesNoHistory() -> None:
     a.hub.part(alice, "#tmp")
     cluster.clock.advance(0)
     assert not [key for key in cluster.redis.data if "#tmp" in key]
+
+
+def test_aRelayedLineIsSpeltAsThisHubSpellsItsRoomAndNick() -> None:
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    bob = a.person("bob")
+    a.link.received(encodeEvent("c", events.Joined("#lobby", "Carol")))
+    bob.take()
+    a.link.received(encodeEvent("c", events.Said("#LOBBY", "CAROL", "hi", 5.0)))
+    assert bob.take() == [events.Said("#lobby", "Carol", "hi", 5.0)]
+    assert a.hub.room("#lobby").history[-1] == events.Said("#lobby", "Carol", "hi", 5.0)
+    a.link.received(encodeEvent("c", events.Said("#lobby", "Carol", "bad\nline", 6.0)))
+    assert bob.take() == []  # what no front end can carry stays out

@@ -294,7 +294,18 @@ def main() -> None:
                     runs[name, serverName].append(scenario(options.loadgen, server))
                 finally:
                     server.stop()
-    names = list(measured)
+    printMedians(runs, list(scenarios), list(measured))
+    print("\nEvery run: 0 lost, 0 out of order, 0 corrupt.")
+
+
+def printMedians(
+    runs: dict[tuple[str, str], list[dict[str, float]]], scenarios: list[str], names: list[str]
+) -> None:
+    """
+    A Markdown table of each scenario's measures, the median of the C{runs} of each server
+    in C{names}, every run's figure beside them, and with two servers the ratio of the first
+    to the second.
+    """
     ratio = len(names) == 2
     print(
         f"| scenario | measure | {' | '.join(f'{n}: median' for n in names)} |"
@@ -314,7 +325,6 @@ def main() -> None:
             if ratio:
                 shown += f" | {medians[0] / medians[1]:.2f}" if medians[1] else " | "
             print(f"| {name} | {measure} | {shown} | {'; '.join(each)} |")
-    print("\nEvery run: 0 lost, 0 out of order, 0 corrupt.")
 
 
 if __name__ == "__main__":

@@ -1,36 +1,55 @@
 """
 Benchmark the chat daemon's WebSocket fan-out against a Node.js broadcast server on the `ws`
-package, at the same load.
+package, in the same run, at the same load.
 
-    .venv/bin/python benchmarks/web.py [--clients 50] [--senders 5] [--rate 200] [--seconds 5]
+    .venv/bin/python benchmarks/web.py [--runs 3] [--only NAME]
 
-Each server runs alone on CPU 0, the load generator (the `websockets` client, on asyncio) on
-CPU 1 where there are two.  Every client sits in one room and hears every line: each line
-sent is one delivery per client.  Printed: a Markdown table of server CPU per delivery,
-latency and losses, with the ratio to the baseline.  The Node.js server is installed on first
-use with `npm install` in `benchmarks/ws/`.
+The load generator is C{ws/wsload.c}, a single-threaded epoll WebSocket client in C, built
+here with C{gcc} into a temporary directory: it masks its frames as a browser does, tags every
+message, and checks that each client hears every sender's messages once, in order,
+uncorrupted.  A fresh server for every run, alone on CPU 0; the load generator on CPU 1.  Both
+servers get the same clients and the same messages: every client in one room, each message
+one delivery per client.  The daemon runs with the flood limit raised (every sender sits on
+127.0.0.1), everything else as shipped.  The Node.js server is installed on first use with
+C{npm install} in C{benchmarks/ws/}.
+
+Printed: a Markdown table of each scenario's median over the runs, every run's figure beside
+it, the ratio daemon / Node.js, and both sides' CPU during the run, which says which of them
+was the limit.  About 4 min for 3 runs (Node.js is the slow part).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from run import BIN, Server, freePort, pin  # noqa: E402
-
-from websockets.asyncio.client import connect  # noqa: E402
+from scenarios import printMedians  # noqa: E402
 
 HERE = Path(__file__).parent
+
+SCENARIOS: dict[str, tuple[object, ...]] = {
+    "fan-out, 100 clients, window 16": (
+        "--clients", 100, "--senders", 10, "--msgs", 1000, "--window", 16, "--size", 64,
+    ),
+    "big room, 1000 clients, window 16": (
+        "--clients", 1000, "--senders", 10, "--msgs", 200, "--window", 16, "--size", 64,
+    ),
+    "1000 messages/s to 100 clients": (
+        "--clients", 100, "--senders", 10, "--msgs", 1000, "--rate", 1000, "--size", 64,
+    ),
+}
 
 
 def chatServer(port: int) -> Server:
@@ -53,115 +72,97 @@ def nodeServer(port: int) -> Server:
     return Server("Node.js ws", [node, str(HERE / "ws" / "server.js"), str(port)], port)
 
 
-class Result:
-    def __init__(self) -> None:
-        self.latencies: list[float] = []
-        self.delivered = 0
-        self.expected = 0
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else 0.0
+SERVERS: dict[str, Callable[[int], Server]] = {
+    "chat daemon (--web)": chatServer,
+    "Node.js ws": nodeServer,
+}
 
 
-async def drive(port: int, options: argparse.Namespace, server: Server) -> tuple[Result, float]:
+def build(directory: str) -> str:
     """
-    Connect the clients, join them to C{#lobby}, and have the senders talk for a while.
-    Return what was delivered and the server's CPU seconds over the run.
+    Compile the load generator into C{directory}; return its path.
     """
-    result = Result()
-    url = f"ws://127.0.0.1:{port}/ws"
-    sockets = []
-    for _ in range(options.clients):
-        socket = await connect(url, compression=None, max_queue=None, ping_interval=None)
-        json.loads(await socket.recv())  # welcome
-        await socket.send('{"type":"join","room":"#lobby"}')
-        sockets.append(socket)
-    done = asyncio.Event()
-
-    async def read(socket) -> None:
-        async for message in socket:
-            if '"said"' not in message:
-                continue
-            sent = float(json.loads(message)["text"].split()[1])
-            result.latencies.append(time.perf_counter() - sent)
-            result.delivered += 1
-            if result.delivered >= result.expected and sending.done():
-                done.set()
-
-    async def send(socket, rate: float, until: float) -> int:
-        count = 0
-        start = time.perf_counter()
-        while (now := time.perf_counter()) < until:
-            count += 1
-            result.expected += options.clients
-            await socket.send(json.dumps({"type": "say", "room": "#lobby", "text": f"{count} {now!r}"}))
-            wait = start + count / rate - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        return count
-
-    await asyncio.sleep(0.5)  # every join answered
-    readers = [asyncio.create_task(read(socket)) for socket in sockets]
-    before = server.cpuSeconds()
-    until = time.perf_counter() + options.seconds
-    sending = asyncio.gather(*(send(s, options.rate / options.senders, until) for s in sockets[: options.senders]))
-    await sending
-    try:
-        await asyncio.wait_for(done.wait(), 5)
-    except TimeoutError:
-        pass
-    cpu = server.cpuSeconds() - before
-    for socket in sockets:
-        await socket.close()
-    for reader in readers:
-        reader.cancel()
-    return result, cpu
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        raise SystemExit("needs a C compiler: sudo apt-get install gcc")
+    binary = str(Path(directory) / "wsload")
+    subprocess.run([compiler, "-O2", "-Wall", "-o", binary, str(HERE / "ws" / "wsload.c")], check=True)
+    return binary
 
 
-def measure(start, options: argparse.Namespace) -> dict[str, float]:
-    server = start(freePort())
-    try:
-        result, cpu = asyncio.run(drive(server.port, options, server))
-    finally:
-        server.stop()
+def drive(binary: str, server: Server, flags: tuple[object, ...]) -> dict[str, float]:
+    """
+    One run of the load generator against C{server}: its figures, and the server's share of
+    CPU 0 while the messages flowed (from the load generator's C{RUN} line to its end).
+    """
+    run = subprocess.Popen(
+        [binary, "--port", str(server.port), "--timeout-s", "120", *map(str, flags)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: pin(1),
+    )
+    assert run.stderr is not None and run.stdout is not None
+    started = before = None
+    diagnostics = []
+    for line in run.stderr:  # ends when the load generator does
+        if line.startswith("RUN "):
+            before, started = server.cpuSeconds(), time.monotonic()
+            break
+        diagnostics.append(line)
+    output = run.stdout.read()
+    cpu = (server.cpuSeconds() - before) / (time.monotonic() - started) if before is not None else 0
+    diagnostics.extend(run.stderr)
+    run.wait(timeout=30)
+    if not output:
+        raise RuntimeError(f"{server.name}: the load generator said nothing: {''.join(diagnostics)}")
+    result = json.loads(output)
+    if result["lost"] or result["out_of_order"] or result["corrupt"] or result["errors"]:
+        raise RuntimeError(f"{server.name}: lost, out of order, corrupt or failed: {output}{''.join(diagnostics)}")
     return {
-        "cpu": cpu * 1e6 / max(1, result.delivered),
-        "p50": result.percentile(50) * 1000,
-        "p99": result.percentile(99) * 1000,
-        "delivered": result.delivered,
-        "lost": result.expected - result.delivered,
+        "M deliveries/s": result["deliveries_per_s"] / 1e6,
+        "p50 ms": result["lat_p50_us"] / 1000,
+        "p99 ms": result["lat_p99_us"] / 1000,
+        "server CPU %": 100 * cpu,
+        "loadgen CPU %": result["loadgen_cpu_pct"],
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--senders", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=200, help="lines a second, all senders")
-    parser.add_argument("--seconds", type=float, default=5)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", help="run only the scenarios whose name contains this")
     options = parser.parse_args()
-    pin(1)
-    chat = measure(chatServer, options)
-    node = measure(nodeServer, options)
+    scenarios = {name: flags for name, flags in SCENARIOS.items() if not options.only or options.only in name}
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {
+        (name, server): [] for name in scenarios for server in SERVERS
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        binary = build(directory)
+        # Run after run, scenario by scenario, the servers in turn: a machine that slows down
+        # for a while slows both.
+        for _ in range(options.runs):
+            for name, flags in scenarios.items():
+                for serverName, start in SERVERS.items():
+                    server = start(freePort())
+                    try:
+                        runs[name, serverName].append(drive(binary, server, flags))
+                    finally:
+                        server.stop()
     print(
-        f"{options.clients} WebSocket clients in one room, {options.senders} senders, "
-        f"{options.rate:g} lines/s for {options.seconds:g} s "
-        f"({options.rate * options.clients:,.0f} deliveries/s); "
+        f"WebSocket fan-out, medians of {options.runs} runs; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}\n"
+        f"Python {platform.python_version()}, Node.js {nodeVersion()}\n"
     )
-    print("| server | CPU µs / delivery | p50 ms | p99 ms | delivered | lost |")
-    print("|---|---|---|---|---|---|")
-    for name, row in (("chat daemon (--web)", chat), ("Node.js ws broadcast", node)):
-        print(
-            f"| {name} | {row['cpu']:.2f} | {row['p50']:.2f} | {row['p99']:.2f} | "
-            f"{row['delivered']:,} | {row['lost']} |"
-        )
-    print(
-        f"| ratio (daemon / Node.js) | {chat['cpu'] / node['cpu']:.2f} | "
-        f"{chat['p50'] / node['p50']:.2f} | {chat['p99'] / node['p99']:.2f} | | |"
-    )
+    printMedians(runs, list(scenarios), list(SERVERS))
+    print("\nEvery run: 0 lost, 0 out of order, 0 corrupt, no error.")
+
+
+def nodeVersion() -> str:
+    node = shutil.which("node")
+    if node is None:
+        return "none"
+    return subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ wire formats:
   the hub and prunes it.
 - L{chat.accounts}: registered nicks, their argon2id passwords, who identified as which; the
   hub asks it who may take a nick.
+- L{chat.moderation}: room owners and operators, bans, mutes, topic locks, server operators
+  and ignores; the hub asks it who may join, speak and be heard, the front ends call its
+  actions.
 - L{chat.limits} and L{chat.gate}: what one connection may cost the others; admission, idle
   sweep and shutdown for the connections of every front end.
 

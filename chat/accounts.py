@@ -10,9 +10,10 @@ so that a guesser is slowed without locking the owner out from elsewhere.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,18 +21,41 @@ from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from chat.errors import AccountError, AccountLocked
+from chat import events
+from chat.errors import AccountError, AccountLocked, ChatError
 from chat.names import checkNick, foldNick
 from chat.store.interface import Account, Store
 
 if TYPE_CHECKING:
-    from chat.hub import Member
+    from chat.hub import Hub, Member
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = 60.0
 LOCKOUT = 15 * 60.0
 MIN_PASSWORD = 6
 MAX_PASSWORD = 256
+
+_T = TypeVar("_T")
+
+# An account command typed so that it would be said instead: with a stray character before
+# the slash or in its place (" /identify pw", ".register pw"), as a services command
+# ("ns identify pw", "msg nickserv identify pw"), or without the slash ("identify [nick] pw").
+_PASSWORD_TYPO = re.compile(
+    r"\s*(?:"
+    r"[/\\.!]\s*(?:(?:msg\s+)?(?:nickserv|ns)\s+)?(?:identify|register|password|unregister)\s+\S"
+    r"|(?:/?msg\s+)?(?:nickserv|ns)\s+(?:identify|register)\s+\S"
+    r"|identify\s+\S+(?:\s+\S+)?\s*$"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def looksLikeAPassword(text: str) -> bool:
+    """
+    Whether C{text}, about to be said in a room, looks like an account command typed wrong,
+    and so holds a password that must reach no one, no history and no log.
+    """
+    return _PASSWORD_TYPO.match(text) is not None
 
 RunInThread = Callable[..., defer.Deferred[Any]]
 
@@ -42,6 +66,9 @@ class Accounts:
 
     @ivar registered: every registered nick, folded, loaded by L{load} and kept up to date,
         so that the hub can refuse a registered nick without waiting for the store.
+    @ivar onChange: called with a member and the account (as registered) it is now
+        identified as, or L{None} once it no longer is: the hub's L{chat.hub.Hub.setAccount},
+        which tells those who want to know.
     """
 
     # What an operator needs to see (registrations, lockouts), never a password.
@@ -64,6 +91,7 @@ class Accounts:
         self._runInThread = runInThread
         self.registered: set[str] = set()
         self._identified: dict[Member, str] = {}
+        self.onChange: Callable[[Member, str | None], None] = lambda member, account: None
         # Times of recent wrong passwords, and lockouts' ends, by (folded nick, address).
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lockedUntil: dict[tuple[str, str], float] = {}
@@ -120,6 +148,7 @@ class Accounts:
             self.registered.add(foldNick(nick))
             self._identified[member] = foldNick(nick)
             self.log.info("{nick} registered", nick=nick)
+            self.onChange(member, nick)
 
         return self._runInThread(self._hasher.hash, password).addCallback(hashed).addCallback(created)
 
@@ -133,6 +162,7 @@ class Accounts:
 
         def verified(account: Account) -> str:
             self._identified[member] = foldNick(account.nick)
+            self.onChange(member, account.nick)
             return account.nick
 
         return self._verify(nick, password, address).addCallback(verified)
@@ -170,6 +200,7 @@ class Accounts:
                 for someone, identity in list(self._identified.items()):
                     if identity == foldNick(account.nick):
                         del self._identified[someone]
+                        self.onChange(someone, None)
                 return account.nick
 
             return self._store.deleteAccount(account.nick).addCallback(deleted)
@@ -256,3 +287,51 @@ def _checkPassword(password: str) -> None:
         raise AccountError(
             f"A password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"
         )
+
+
+def accountsOf(hub: Hub) -> Accounts:
+    """
+    The accounts of C{hub}, for a front end's account command; L{ChatError} if it keeps none.
+    """
+    if hub.accounts is None:
+        raise ChatError("This server keeps no accounts")
+    return hub.accounts
+
+
+def identifyAndTake(
+    hub: Hub, member: Member, nick: str, password: str, address: str
+) -> defer.Deferred[None]:
+    """
+    Identify C{member} as the owner of C{nick} (from C{address}), tell it so, and give it the
+    account's nick if it has another: a front end's C{identify} command.
+    """
+    def identified(account: str) -> defer.Deferred[None] | None:
+        if not hub.isConnected(member):
+            return None
+        member.deliver(events.Notice(f"You are identified as {account}"))
+        if account != member.nick:
+            return hub.rename(member, account)
+        return None
+
+    accounts = accountsOf(hub)
+    checking = accounts.identify(member, nick, password, address)
+    return checking.addBoth(_forgetIfGone, hub, member).addCallback(identified)
+
+
+def registerNick(hub: Hub, member: Member, password: str) -> defer.Deferred[str]:
+    """
+    Register C{member}'s nick with C{password}, and count it as identified as its owner: a
+    front end's C{register} command.  The result is the nick registered.
+    """
+    nick = member.nick
+    registering = accountsOf(hub).register(member, nick, password)
+    return registering.addBoth(_forgetIfGone, hub, member).addCallback(lambda _: nick)
+
+
+def _forgetIfGone(result: _T, hub: Hub, member: Member) -> _T:
+    """
+    A member that left while its password was hashed or checked is not left identified.
+    """
+    if not hub.isConnected(member):
+        accountsOf(hub).forget(member)
+    return result

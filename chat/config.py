@@ -16,7 +16,13 @@ from typing import Any
 from twisted.python import usage
 
 # Options that take several values: their key in the file, and their key in the Options.
-MULTIPLE = {"port": "ports", "irc": "ircPorts", "web": "webPorts", "web-origin": "webOrigins"}
+MULTIPLE = {
+    "port": "ports",
+    "irc": "ircPorts",
+    "web": "webPorts",
+    "web-origin": "webOrigins",
+    "oper": "opers",
+}
 
 
 def readConfig(path: str) -> dict[str, Any]:
@@ -47,7 +53,8 @@ def applyConfig(
         if key in MULTIPLE:
             values = [value] if isinstance(value, str) else value
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise usage.UsageError(f"{where}: expected an endpoint or a list of endpoints")
+                what = "account" if key == "oper" else "endpoint"
+                raise usage.UsageError(f"{where}: expected an {what} or a list of {what}s")
             if not options[MULTIPLE[key]]:  # none on the command line
                 options[MULTIPLE[key]] = list(values)
             continue

@@ -123,30 +123,48 @@ class Connection:
     @ivar closeReason: why the server closed the connection, once it has begun to.
     """
 
-    # Slots, not instance dict entries: the fan-out reads and sets these once per delivery.
-    __slots__ = ("pendingOutput", "outlet")
+    # Slots, not instance dict entries: the fan-out reads and sets the first two once per
+    # delivery, and ten thousand idle connections each save the dict the others would fill.
+    __slots__ = (
+        "pendingOutput",
+        "outlet",
+        "gate",
+        "fanout",
+        "host",
+        "countedHost",
+        "lastActive",
+        "closeReason",
+        "_sendQueue",
+        "_closeTimer",
+        "_aborted",
+        "_ended",
+        "_notedAt",
+        "_unnoted",
+    )
 
     log = Logger()
     transport: ITransport
-    gate: Gate
-    fanout: BatchFanout
     nick = ""
     echo = True
-    peer = ""
-    host: str | None = None
-    countedHost: str | None = None
-    lastActive = 0.0
-    closeReason = ""
-    _sendQueue: SendQueue | None = None
-    _closeTimer: IDelayedCall | None = None
-    _aborted = False
-    _ended = False
-    _notedAt = float("-inf")
-    _unnoted = 0
+    # Set by the hub (Hub.setAway, Hub.setAccount) on the few that go away or identify.
+    away = ""
+    account: str | None = None
 
     def __init__(self) -> None:
         self.pendingOutput: Batch | list[bytes | Batch] | None = None
         self.outlet: Outlet | None = None
+        self.gate: Gate | None = None
+        self.fanout: BatchFanout | None = None
+        self.host: str | None = None
+        self.countedHost: str | None = None
+        self.lastActive = 0.0
+        self.closeReason = ""
+        self._sendQueue: SendQueue | None = None
+        self._closeTimer: IDelayedCall | None = None
+        self._aborted = False
+        self._ended = False
+        self._notedAt = float("-inf")
+        self._unnoted = 0
 
     # Lifetime
 
@@ -161,7 +179,6 @@ class Connection:
         # A front end's fanout counts into the gate's stats, whichever front end built it.
         fanout.stats = gate.stats
         address = self.transport.getPeer()
-        self.peer = describePeer(address)
         self.host = getattr(address, "host", None)
         self.lastActive = gate.clock.seconds()
         refusal = gate.admit(self)
@@ -247,6 +264,14 @@ class Connection:
         self.log.info("{peer} ({nick}): {what}{more}", peer=self.peer, nick=self.nick, what=what, more=more)
 
     @property
+    def peer(self) -> str:
+        """
+        The client's address, for the log: worked out when a line is logged, not kept by
+        every idle connection.
+        """
+        return describePeer(self.transport.getPeer())
+
+    @property
     def closing(self) -> bool:
         """
         Whether the server has begun to close this connection, or it is gone.
@@ -314,16 +339,16 @@ class Connection:
     # Input
 
     def runCommand(
-        self, run: Callable[[], defer.Deferred[None] | None], what: str
+        self, run: Callable[..., defer.Deferred[None] | None], what: str, *args: object
     ) -> defer.Deferred[None] | None:
         """
-        Run a command of the client's, C{what} it sent (a line, a message): a bug in one
-        costs the client that command, told so, never the connection or a traceback to it.
-        Return what C{run} returns: a L{defer.Deferred} holds the client's next commands
-        until it fires.
+        Run a command of the client's, C{run(*args)}, for C{what} it sent (a line, a
+        message): a bug in one costs the client that command, told so, never the connection or
+        a traceback to it.  Return what C{run} returns: a L{defer.Deferred} holds the client's
+        next commands until it fires.
         """
         try:
-            waiting = run()
+            waiting = run(*args)
         except Exception:
             self.log.failure("Handling a {what} from {peer} ({nick})", what=what, peer=self.peer, nick=self.nick)
             self.deliver(events.Error(f"Internal error: that {what} was dropped"))

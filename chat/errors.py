@@ -108,6 +108,75 @@ class AccountLocked(AccountError):
         self.nick = nick
 
 
+class ModerationError(ChatError):
+    """
+    A moderation request was refused, or a moderated member may not do something.
+    """
+
+
+class NotRoomOperator(ModerationError):
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are not an operator of {room}")
+        self.room = room
+
+
+class NotServerOperator(ModerationError):
+    def __init__(self) -> None:
+        super().__init__("Only server operators may do that")
+
+
+class NotIdentified(ModerationError):
+    pass
+
+
+class InvalidMask(ModerationError, ValueError):
+    pass
+
+
+class Banned(ModerationError):
+    """
+    The member may not join C{room}: a ban matches it.
+    """
+
+    def __init__(self, room: str, reason: str = "") -> None:
+        super().__init__(f"You are banned from {room}" + (f" ({reason})" if reason else ""))
+        self.room = room
+        self.reason = reason
+
+
+class ServerBanned(ModerationError):
+    """
+    A server-wide ban (C{/gban}) matches the connection: it may not connect.
+    """
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("You are banned from this server" + (f" ({reason})" if reason else ""))
+        self.reason = reason
+
+
+class Muted(ModerationError):
+    """
+    The member is muted in C{room}: its lines reach nobody.
+    """
+
+    def __init__(self, room: str) -> None:
+        super().__init__(f"You are muted in {room}; nobody hears you there")
+        self.room = room
+
+
+class LooksLikeAPassword(AccountError):
+    """
+    A line said in a room that looks like an account command typed wrong (C{identify
+    hunter2}, C{ /identify hunter2}): it is kept from the room, its history and the log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That line looks like a password and was not sent; to log in, type "
+            "/identify [NICK] PASSWORD with the slash first"
+        )
+
+
 def tellRefusal(failure: Failure, member: Member) -> None:
     """
     An errback for a request that waited (a nick claim, say): tell C{member} why the hub

@@ -168,6 +168,27 @@ class BatchFanout:
             batch.skips.setdefault(skip, set()).add(len(batch.lines))
         batch.lines.append(data)
 
+    def toRoomExcept(
+        self,
+        room: Room,
+        members: Collection[Recipient],
+        event: events.Event,
+        deaf: Collection[Recipient],
+    ) -> None:
+        """
+        L{toRoom}, but C{deaf} do not hear it (they ignore its speaker): it joins the room's
+        batch as any line does, as a line the batch skips for them.  Off the hot path.
+        """
+        self.toRoom(room, members, event)
+        batch = self._batches[room]
+        index = len(batch.lines) - 1
+        if batch.skips is None:
+            batch.skips = {}
+        for member in deaf:
+            if member in members:
+                batch.skips.setdefault(member, set()).add(index)
+                self.stats.deliveries -= 1
+
     def toEach(self, members: Iterable[Recipient], event: events.Event) -> None:
         data = self._encode(event)
         count = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 from twisted.internet import defer
@@ -66,10 +67,11 @@ class Gate:
         # bytes of memory a connection and a heap operation per line.
         self._idleCheck = LoopingCall(self._closeIdle)
         self._idleCheck.clock = clock
-        # Connections waiting to go in, by when they may: one timer for them all.
-        self._entering: list[tuple[float, int, defer.Deferred[None]]] = []
+        # Connections waiting to go in, by when they may, each as what lets it in: one timer
+        # for them all, and no object per connection (ten thousand Deferreds made and dropped
+        # in a connect storm left holes in memory that the idle connections paid for after).
+        self._entering: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
-        self._waiting = 0
         self._entry: IDelayedCall | None = None
         self._held = False
 
@@ -95,31 +97,16 @@ class Gate:
             self._idleCheck.start(self.limits.idleCheckInterval, now=False)
         return None
 
-    def enter(self, delay: float = 0.0) -> defer.Deferred[None]:
+    def enter(self, letIn: Callable[[], object], delay: float = 0.0) -> None:
         """
-        For an admitted connection: fire when it may go into the chat (register, be welcomed,
-        join), C{delay} seconds from now at the end of a reactor turn, or later in a connect
-        storm, so that the turns between let the listening ports drain the kernel's accept
-        queue.  Cancel the result to go in at once or never (it fails with
-        L{defer.CancelledError}).
+        For an admitted connection: call C{letIn} when it may go into the chat (register, be
+        welcomed, join), C{delay} seconds from now at the end of a reactor turn, or later in a
+        connect storm, so that the turns between let the listening ports drain the kernel's
+        accept queue.  A connection that went in sooner, or went away, ignores the call.
         """
-        entering: defer.Deferred[None] = defer.Deferred(self._leftTheQueue)
-        heapq.heappush(self._entering, (self.clock.seconds() + delay, next(self._order), entering))
-        self._waiting += 1
+        heapq.heappush(self._entering, (self.clock.seconds() + delay, next(self._order), letIn))
         if self._entry is None and not self._held:
             self._entry = self.clock.callLater(delay, self._letIn)
-        return entering
-
-    def _leftTheQueue(self, entering: defer.Deferred[None]) -> None:
-        """
-        A connection waiting to enter was cancelled: when none waits, stop the timer.
-        """
-        self._waiting -= 1
-        if not self._waiting:
-            self._entering.clear()
-            if self._entry is not None:
-                self._entry.cancel()
-                self._entry = None
 
     @property
     def holding(self) -> bool:
@@ -140,7 +127,7 @@ class Gate:
             # Those that waited meanwhile have waited long enough: in they go, at once.
             self._held = False
             now = self.clock.seconds()
-            self._entering = [(min(due, now), order, d) for due, order, d in self._entering]
+            self._entering = [(min(due, now), order, letIn) for due, order, letIn in self._entering]
             heapq.heapify(self._entering)
             if self._entering and self._entry is None:
                 self._entry = self.clock.callLater(0, self._letIn)
@@ -154,11 +141,12 @@ class Gate:
         now = self.clock.seconds()
         let = 0
         while entering and entering[0][0] <= now and let < ENTER_AT_ONCE:
-            waiting = heapq.heappop(entering)[2]
-            if not waiting.called:  # else cancelled
-                self._waiting -= 1
-                let += 1
-                waiting.callback(None)
+            letIn = heapq.heappop(entering)[2]
+            let += 1
+            try:
+                letIn()
+            except Exception:
+                self.log.failure("Letting a connection in")
         if entering:
             self._entry = self.clock.callLater(max(0.0, entering[0][0] - now), self._letIn)
 
@@ -177,6 +165,11 @@ class Gate:
         if not self.connections:
             if self._idleCheck.running:
                 self._idleCheck.stop()
+            # Who still waits to go in went in sooner, or went away: no timer for them.
+            self._entering.clear()
+            if self._entry is not None:
+                self._entry.cancel()
+                self._entry = None
             waiting, self._whenEmpty = self._whenEmpty, []
             for d in waiting:
                 d.callback(None)

@@ -18,16 +18,19 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
+from chat.accounts import looksLikeAPassword
 from chat.errors import (
     AlreadyInRoom,
     ChatError,
+    LooksLikeAPassword,
     NickRegistered,
     NickTaken,
     NoSuchNick,
     NoSuchRoom,
     NotInRoom,
 )
-from chat.names import checkNick, checkRoom, checkTopic, foldNick, foldRoom
+from chat.moderation import Moderation
+from chat.names import checkAway, checkNick, checkRoom, checkTopic, foldNick, foldRoom
 from chat.relay import ALONE, Relay, RemoteMember, isRemote
 from chat.text import carriable, checkText
 
@@ -51,6 +54,13 @@ class Member(Protocol):
 
     @ivar echo: whether the member hears its own lines and private messages: its front end's
         choice (line clients do; IRC clients only with the C{echo-message} capability).
+
+    A member may also have (read with C{getattr}, so that a member without them is never
+    away, identified, or told of either): C{away}, its away message or C{""}, and C{account},
+    the account it identified as or L{None}, both set by the hub; and C{hearsAway} and
+    C{hearsAccounts}, whether it wants L{events.AwayChanged} and L{events.AccountChanged}
+    for those it shares a room with (an IRC client only with C{away-notify} and
+    C{account-notify}).
     """
 
     nick: str
@@ -148,6 +158,18 @@ class Room:
         for fanout, audience in tuple(self._audiences.items()):
             fanout.toRoom(self, audience, event, skip)
 
+    def broadcastExcept(self, event: events.Event, deaf: Collection[Member]) -> None:
+        """
+        L{broadcast} to all but C{deaf} (members who ignore the speaker, and the speaker if
+        it hears not its own lines): the rare case, kept off L{broadcast}'s path.
+        """
+        for fanout, audience in tuple(self._audiences.items()):
+            toRoomExcept = getattr(fanout, "toRoomExcept", None)
+            if toRoomExcept is not None:
+                toRoomExcept(self, audience, event, deaf)
+            else:
+                fanout.toEach([member for member in audience if member not in deaf], event)
+
 
 class Hub:
     """
@@ -161,6 +183,7 @@ class Hub:
         0: every room announces them.
     @ivar store: where the lines said in rooms are kept, if anywhere.
     @ivar accounts: the registered nicks, if the server has accounts.
+    @ivar moderation: the bans, mutes, operators and ignores, which the hub consults.
     """
 
     def __init__(
@@ -172,8 +195,11 @@ class Hub:
         relay: Relay = ALONE,
         store: Store | None = None,
         accounts: Accounts | None = None,
+        moderation: Moderation | None = None,
     ) -> None:
         self._clock = clock
+        self.moderation = moderation if moderation is not None else Moderation(clock)
+        self.moderation.hub = self
         self.relay = relay
         self.store = store
         self.accounts = accounts
@@ -188,6 +214,8 @@ class Hub:
         self._pending: set[Member] = set()  # connected, waiting for the relay to grant a nick
         self._guests = 0
         self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
+        if accounts is not None:
+            accounts.onChange = self.setAccount
 
     def load(self) -> defer.Deferred[None]:
         """
@@ -207,6 +235,8 @@ class Hub:
             loading.append(self.store.recentLines(self._historySize).addCallback(loaded))
         if self.accounts is not None:
             loading.append(self.accounts.load())
+        if self.store is not None:
+            loading.append(self.moderation.load(self.store))
         return defer.gatherResults(loading, consumeErrors=True).addCallback(lambda _: None)
 
     def forgetBefore(self, before: float) -> None:
@@ -227,12 +257,14 @@ class Hub:
         L{chat.errors.InvalidNick} if C{nick} cannot be had.  Until then the member holds the
         nick on this server but is in no room, so nobody hears of it.
         """
-        if nick is not None:
-            try:
+        try:
+            if nick is not None:
                 nick = checkNick(nick)
                 self._checkFree(member, nick)
-            except ChatError as e:
-                return defer.fail(e)
+            if self.moderation.guarding:
+                self.moderation.checkConnect(member, nick)
+        except ChatError as e:
+            return defer.fail(e)
         member.nick = ""
         self._memberships[member] = []
         self._pending.add(member)
@@ -282,6 +314,20 @@ class Hub:
 
         return self.relay.claim(nick).addCallback(claimed)
 
+    def isConnected(self, member: Member) -> bool:
+        """
+        Whether C{member} is connected (registered, or waiting for its nick) and has not left.
+        """
+        return member in self._memberships
+
+    @property
+    def memberCount(self) -> int:
+        """
+        How many are connected, here and (as L{RemoteMember}s) to the other servers: counted,
+        not listed, for what each connecting client is told.
+        """
+        return len(self._memberships)
+
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.
@@ -310,11 +356,12 @@ class Hub:
         this again for the same member does nothing, so a front end may call it both when the
         user quits and when the connection closes.
         """
+        if self.accounts is not None:  # it may have identified before it had a nick (IRC)
+            self.accounts.forget(member)
         rooms = self._memberships.pop(member, None)
         if rooms is None:
             return
-        if self.accounts is not None:
-            self.accounts.forget(member)
+        self.moderation.forget(member)
         if member in self._pending:  # nobody heard of it yet
             self._pending.discard(member)
             if member.nick:  # held while the relay is asked
@@ -373,6 +420,8 @@ class Hub:
             raise NickTaken(nick)
         if not isRemote(member) and not self._mayTake(member, nick):
             raise NickRegistered(nick)
+        if member in self._memberships and member not in self._pending:
+            self.moderation.checkRename(member, nick)
 
     def _mayTake(self, member: Member, nick: str) -> bool:
         return self.accounts is None or self.accounts.mayTake(member, nick)
@@ -407,15 +456,21 @@ class Hub:
             room = self._rooms.get(foldRoom(name)) or self._createRoom(name)
         if member in room.members:
             raise AlreadyInRoom(room.name)
+        if self.moderation.guarding:
+            self.moderation.checkJoin(member, room)
         room.add(member)
         self._memberships[member].append(room)
         joined = events.Joined(room.name, member.nick)
         self._announce(room, member, joined)
         self._publish(member, joined)
+        away = getattr(member, "away", "")
+        if away and not self._isBig(room):
+            self._tellThoseWho("hearsAway", room.members, events.AwayChanged(member.nick, away), member)
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
         for said in room.history:
             member.deliver(events.Replayed(said))
+        self.moderation.joined(member)
         return room
 
     def part(self, member: Member, name: str) -> None:
@@ -426,6 +481,12 @@ class Hub:
         left = events.Left(room.name, member.nick)
         self._announce(room, member, left)
         self._publish(member, left)
+        self.evict(member, room)
+
+    def evict(self, member: Member, room: Room) -> None:
+        """
+        Take C{member} out of C{room} without a word: the room was told why (a part, a kick).
+        """
         room.remove(member)
         self._memberships[member].remove(room)
         self._removeIfEmpty(room)
@@ -435,6 +496,10 @@ class Hub:
         if room is None:
             raise NoSuchRoom(name)
         return room
+
+    @property
+    def roomCount(self) -> int:
+        return len(self._rooms)
 
     def rooms(self) -> list[Room]:
         """
@@ -450,6 +515,7 @@ class Hub:
 
     def setTopic(self, member: Member, name: str, topic: str) -> None:
         room = self._roomOf(member, name)
+        self.moderation.checkTopic(member, room)
         room.topic = checkTopic(topic)
         changed = events.TopicChanged(room.name, member.nick, room.topic)
         room.broadcast(changed)
@@ -471,6 +537,10 @@ class Hub:
         not now: a line relayed from another server keeps its sender's time.
         """
         room = self._roomOf(member, name)
+        if self.accounts is not None and looksLikeAPassword(text):
+            raise LooksLikeAPassword()
+        # Muted or ignored: a line is screened only while someone is (one attribute read).
+        deaf = self.moderation.screen(member, room) if self.moderation.screening else None
         said = events.Said(
             room.name,
             member.nick,
@@ -482,7 +552,12 @@ class Hub:
             room.history.append(said)
         if self.store is not None:
             self.store.addLine(said)
-        room.broadcast(said, None if member.echo else member)
+        if deaf:
+            if not member.echo:
+                deaf.add(member)
+            room.broadcastExcept(said, deaf)
+        else:
+            room.broadcast(said, None if member.echo else member)
         self._publish(member, said)
 
     def sayRelayed(self, member: Member, said: events.Said) -> None:
@@ -510,7 +585,7 @@ class Hub:
         private = events.PrivateMessage(member.nick, recipient.nick, text)
         if isRemote(recipient):
             self.relay.publish(private)
-        else:
+        elif not (self.moderation.screening and self.moderation.ignores(recipient, member)):
             recipient.deliver(private)
         if member.echo:
             member.deliver(events.PrivateMessage(member.nick, recipient.nick, text, echo=True))
@@ -524,6 +599,47 @@ class Hub:
         if self.store is None:
             return defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
         return self.store.lines(room.name, limit)
+
+    def setAway(self, member: Member, away: str) -> None:
+        """
+        Mark C{member} away with the message C{away}, or back if it is empty.  Those sharing a
+        room with it who asked to (C{hearsAway}) hear of a change, as do the other servers.
+        """
+        away = checkAway(away)
+        if away == getattr(member, "away", ""):
+            return
+        member.away = away  # type: ignore[attr-defined]
+        changed = events.AwayChanged(member.nick, away)
+        if member not in self._pending and member in self._memberships:
+            self._tellThoseWho("hearsAway", self._peers(self._memberships[member]), changed, member)
+            self._publish(member, changed)
+
+    def setAccount(self, member: Member, account: str | None) -> None:
+        """
+        C{member} identified as the owner of C{account}, or (L{None}) no longer is: the
+        L{chat.accounts.Accounts} of this server, or the relay for another's, says so.  The
+        member and those sharing a room with it who asked to (C{hearsAccounts}) hear of it,
+        as do the other servers.
+        """
+        if account == getattr(member, "account", None):
+            return
+        member.account = account  # type: ignore[attr-defined]
+        if member in self._pending or member not in self._memberships:
+            return  # not here yet (an IRC client identifying as it registers), or gone
+        changed = events.AccountChanged(member.nick, account)
+        audience = self._peers(self._memberships[member]) | {member: None}
+        self._tellThoseWho("hearsAccounts", audience, changed)
+        self._publish(member, changed)
+        if account is not None and not isRemote(member):
+            self.moderation.identified(member)  # its ignores; a server ban of the account
+
+    def accountOf(self, nick: str) -> str | None:
+        """
+        The account that the member known as C{nick} identified as, if any: for a front end
+        that tags a member's lines with it, and only then.
+        """
+        member = self._members.get(foldNick(nick))
+        return None if member is None else getattr(member, "account", None)
 
     def broadcastNotice(self, text: str) -> None:
         """
@@ -597,6 +713,21 @@ class Hub:
             if not self._isBig(room):
                 peers.update(room.members)
         return peers
+
+    def _tellThoseWho(
+        self,
+        wish: str,
+        members: Iterable[Member],
+        event: events.Event,
+        skip: Member | None = None,
+    ) -> None:
+        """
+        Tell C{event} to those of C{members} (but C{skip}) whose attribute C{wish} is true.
+        """
+        self._tell(
+            [member for member in members if member is not skip and getattr(member, wish, False)],
+            event,
+        )
 
     @staticmethod
     def _tell(members: Iterable[Member], event: events.Event) -> None:

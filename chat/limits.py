@@ -59,38 +59,6 @@ class Limits:
         return not _isExempt(host, self.perIPExempt)
 
 
-_ROUNDING = 1e-9
-
-
-class TokenBucket:
-    """
-    C{burst} tokens, refilled at C{rate} a second: each line takes one.
-    """
-
-    __slots__ = ("burst", "rate", "_tokens", "_updated")
-
-    def __init__(self, burst: int, rate: float, now: float) -> None:
-        self.burst = burst
-        self.rate = rate
-        self._tokens = float(burst)
-        self._updated = now
-
-    def take(self, now: float) -> float:
-        """
-        Take a token if there is one and return 0; otherwise return the seconds until there
-        will be one.
-        """
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        # Refilling in float arithmetic can leave the bucket a rounding error short of a whole
-        # token just when the wait it asked for is over; count that as a token, or the wait
-        # to come would be too short for the clock to see and never end.
-        if self._tokens >= 1 - _ROUNDING:
-            self._tokens = max(0.0, self._tokens - 1)
-            return 0.0
-        return (1 - self._tokens) / self.rate
-
-
 def _isExempt(host: str, exempt: tuple[Network, ...]) -> bool:
     """
     Whether C{host} is in one of the C{exempt} networks.  The gate remembers the answer per

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from chat.errors import InvalidNick, InvalidRoomName, InvalidTopic
+from chat.errors import InvalidNick, InvalidRoomName, InvalidText, InvalidTopic
+from chat.text import checkText
 
 NICK_MAX_LENGTH = 32
 ROOM_MAX_LENGTH = 50
 TOPIC_MAX_LENGTH = 300
+AWAY_MAX_LENGTH = 200
 
 # RFC 2812's nick characters: a letter or one of []\`_^{|} first, then also digits and '-'.
 _NICK_SPECIALS = r"_\[\]{}\\|^"
@@ -119,3 +121,16 @@ def checkTopic(topic: str) -> str:
     if bad is not None:
         raise InvalidTopic(f"A topic cannot contain {bad}")
     return topic
+
+
+def checkAway(away: str) -> str:
+    """
+    Return C{away} if it can be an away message (shown beside a nick, as a topic is beside a
+    room), or raise L{InvalidText}.
+    """
+    if len(away) > AWAY_MAX_LENGTH:
+        raise InvalidText(f"An away message is at most {AWAY_MAX_LENGTH} characters")
+    bad = unshownCharacter(away)
+    if bad is not None:
+        raise InvalidText(f"An away message cannot contain {bad}")
+    return checkText(away)

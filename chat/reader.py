@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chat.limits import Limits, TokenBucket
+from chat.limits import Limits
 
 
 class LineHandler(Protocol):
@@ -62,6 +62,17 @@ class LineHandler(Protocol):
         """
 
 
+_ROUNDING = 1e-9
+
+
+def _finished(waiting: defer.Deferred[object]) -> bool:
+    """
+    Whether C{waiting} has its result: one that waits for another Deferred (a callback
+    returned it) is C{called} already, but paused.
+    """
+    return waiting.called and not waiting.paused
+
+
 def _rejoin(lines: list[bytes], partial: bytes) -> bytes:
     """
     The input not handled yet, as it came: whole C{lines}, then the C{partial} one.
@@ -84,9 +95,11 @@ class LineReader:
         "maxLine",
         "_pending",
         "_discarding",
-        "_bucket",
+        "_tokens",
+        "_updated",
         "_floodWait",
         "_waiting",
+        "_holding",
         "_stopped",
     )
 
@@ -101,13 +114,13 @@ class LineReader:
         self.maxLine = maxLine
         self._pending = b""
         self._discarding = 0
-        self._bucket = (
-            TokenBucket(limits.floodBurst, limits.floodRate, clock.seconds())
-            if limits.floodRate
-            else None
-        )
+        # The flood limit's token bucket, kept here rather than as an object of its own:
+        # ten thousand idle connections each save one.
+        self._tokens = float(limits.floodBurst)
+        self._updated = clock.seconds()
         self._floodWait: IDelayedCall | None = None
         self._waiting: defer.Deferred[object] | None = None
+        self._holding = False
         self._stopped = False
 
     def dataReceived(self, data: bytes) -> None:
@@ -133,12 +146,28 @@ class LineReader:
         Unless told not to C{pause}, read nothing more from the socket meanwhile; without, what
         comes is kept (up to C{--max-recvq} bytes) for then.
         """
-        if waiting.called:
+        if _finished(waiting):
             return
         self._waiting = waiting
         if pause:
             self._pauseReading()
         waiting.addBoth(self._waitDone)
+
+    def hold(self) -> None:
+        """
+        Hold the lines to come until L{release}, still reading what comes (up to
+        C{--max-recvq} bytes): a connection not let into the chat yet, whose first input
+        decides it.  Unlike L{waitFor} it costs no object, for a connect storm's thousands.
+        """
+        self._holding = True
+
+    def release(self, until: defer.Deferred[object]) -> None:
+        """
+        Let the lines held since L{hold} go once C{until} fires (at once if it has).
+        """
+        self._holding = False
+        self._waiting = until
+        until.addBoth(self._waitDone)
 
     def stop(self) -> None:
         """
@@ -161,8 +190,8 @@ class LineReader:
             if self._stopped or handler.closing:
                 self._pending = b""
                 return
-            if self._bucket is not None:
-                wait = self._bucket.take(now)
+            if self._limits.floodRate:
+                wait = self._takeToken(now)
                 if wait:
                     self._pending = _rejoin(lines[index:], partial)
                     self._holdInput(wait)
@@ -177,7 +206,7 @@ class LineReader:
             except Exception:
                 self.log.failure("Handling a line")
                 waiting = None
-            if waiting is not None and not waiting.called:
+            if waiting is not None and not _finished(waiting):
                 self._pending = _rejoin(lines[index + 1 :], partial)
                 self.waitFor(waiting)
                 return
@@ -187,6 +216,22 @@ class LineReader:
             self._pending = b""
             self._tooLong()
             self._discard(len(partial))
+
+    def _takeToken(self, now: float) -> float:
+        """
+        The flood limit: take one of C{--flood-burst} tokens, refilled at C{--flood-rate} a
+        second, and return 0; or, with none left, return the seconds until there will be one.
+        """
+        rate = self._limits.floodRate
+        self._tokens = min(self._limits.floodBurst, self._tokens + (now - self._updated) * rate)
+        self._updated = now
+        # Refilling in float arithmetic can leave the bucket a rounding error short of a whole
+        # token just when the wait it asked for is over; count that as a token, or the wait
+        # to come would be too short for the clock to see and never end.
+        if self._tokens >= 1 - _ROUNDING:
+            self._tokens = max(0.0, self._tokens - 1)
+            return 0.0
+        return (1 - self._tokens) / rate
 
     def _tooLong(self) -> None:
         self._handler.refusedLine("too-long", f"refused a line over {self.maxLine} bytes")
@@ -231,7 +276,7 @@ class LineReader:
         """
         Whether input waits: for the flood limit, or for a command to finish.
         """
-        return self._floodWait is not None or self._waiting is not None
+        return self._floodWait is not None or self._waiting is not None or self._holding
 
     def _waitDone(self, result: object) -> None:
         if isinstance(result, Failure):

@@ -25,7 +25,9 @@ class Relay(Protocol):
         """
         Tell the other servers that one of this hub's members did C{event}: a L{events.Said},
         L{events.Joined}, L{events.Left}, L{events.Quit}, L{events.NickChanged},
-        L{events.TopicChanged}, or a L{events.PrivateMessage} to one of their members.
+        L{events.TopicChanged}, L{events.AwayChanged}, L{events.AccountChanged}, a
+        L{events.Moderated} (which every server applies), or a
+        L{events.PrivateMessage} to one of their members.
         """
 
     def claim(self, nick: str) -> defer.Deferred[bool]:
@@ -100,7 +102,7 @@ class RemoteMember:
     nothing.
     """
 
-    __slots__ = ("nick", "node")
+    __slots__ = ("nick", "node", "away", "account")
     isRemote = True
     echo = True
     fanout = Nowhere()
@@ -108,6 +110,8 @@ class RemoteMember:
     def __init__(self, nick: str, node: str) -> None:
         self.nick = nick
         self.node = node
+        self.away = ""
+        self.account: str | None = None
 
     def deliver(self, event: events.Event) -> None:
         pass

@@ -8,7 +8,9 @@ so that the core does not depend on C{prometheus_client}.
 
 from __future__ import annotations
 
+import resource
 from collections import Counter
+from collections.abc import Iterable
 
 
 class Stats:
@@ -43,3 +45,45 @@ class Stats:
         self.sendQAborts = 0
         self.refusedConnections: Counter[str] = Counter()
         self.refusedLines: Counter[str] = Counter()
+
+
+class Rate:
+    """
+    The rate of a counter between two readings: C{/stats}'s lines per second.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[float, int] | None = None
+
+    def read(self, now: float, count: int) -> float | None:
+        """
+        Per second since the last reading, or L{None} at the first (or with no time between).
+        """
+        last, self._last = self._last, (now, count)
+        if last is None or now <= last[0]:
+            return None
+        return (count - last[1]) / (now - last[0])
+
+
+def report(
+    connections: Iterable[object], stats: Stats, rooms: int, members: int, linesPerSecond: float | None
+) -> list[str]:
+    """
+    What C{/stats} tells a server operator: connections by front end (named by the package
+    of the connection's class: C{line}, C{irc}, C{web}), rooms, members, lines per second and
+    the process's peak memory.
+    """
+    byFrontEnd = Counter(type(connection).__module__.split(".")[1] for connection in connections)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    rate = "n/a (first reading)" if linesPerSecond is None else f"{linesPerSecond:.1f}"
+    return [
+        "Connections: "
+        + (", ".join(f"{kind} {count}" for kind, count in sorted(byFrontEnd.items())) or "none")
+        + f" ({sum(byFrontEnd.values())} in all)",
+        f"Rooms: {rooms}; members, here and on other servers: {members}",
+        f"Lines in: {stats.linesIn} in all; {rate} a second since the last /stats",
+        f"Deliveries: {stats.deliveries}; bytes out: {stats.bytesOut}",
+        f"Memory: {peak / 1024:.1f} MiB at most so far (peak resident set)",
+    ]

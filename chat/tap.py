@@ -37,7 +37,8 @@ from chat.limits import Limits
 from chat.line.protocol import LineFactory
 from chat.logs import LogTarget, logFormat, logTarget
 from chat.metrics import MetricsService
-from chat.names import checkRoom
+from chat.moderation import Moderation
+from chat.names import checkNick, checkRoom
 from chat.store import MemoryStore, SQLiteStore
 from chat.store.service import StateService
 from chat.web.protocol import WebFactory
@@ -134,7 +135,7 @@ class Options(usage.Options):
 
     compData = usage.Completions(
         optActions={"motd": usage.CompleteFiles(), "config": usage.CompleteFiles()},
-        multiUse=["port", "irc", "web", "web-origin"],
+        multiUse=["port", "irc", "web", "web-origin", "oper"],
     )
 
     # Options that SIGHUP cannot change: they take a restart.
@@ -143,11 +144,11 @@ class Options(usage.Options):
         "redis", "redis-password", "redis-db", "node-ttl", "backlog", "metrics", "log-format",
         "state", "keep-days",
     )
-    # Options that SIGHUP changes: the limits (see L{Limits}), MOTD and big rooms.
+    # Options that SIGHUP changes: the limits (see L{Limits}), MOTD, big rooms, operators.
     RELOADABLE = (
         "motd", "big-room", "shutdown-grace", "max-line", "max-recvq", "max-sendq",
         "flood-burst", "flood-rate", "idle-timeout", "max-clients", "max-per-ip",
-        "per-ip-exempt",
+        "per-ip-exempt", "opers",
     )
 
     def __init__(self) -> None:
@@ -157,6 +158,7 @@ class Options(usage.Options):
         self["ircPorts"] = []
         self["webPorts"] = []
         self["webOrigins"] = []
+        self["opers"] = []
         self.argv: list[str] = []
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -207,6 +209,12 @@ class Options(usage.Options):
         """
         self["webOrigins"].append(origin)
 
+    def opt_oper(self, account: str) -> None:
+        """
+        Account that is a server operator once identified (/kill, /gban, /wall, /stats, and operator of every room); repeat it to name several [default: none]
+        """
+        self["opers"].append(account)
+
     def postOptions(self) -> None:
         given, self._given = self._given or set(), None
         if self["config"]:
@@ -227,6 +235,11 @@ class Options(usage.Options):
                     parse(None, description)
                 except Exception as e:
                     raise usage.UsageError(f"{option} {description}: {e}") from None
+        for account in self["opers"]:
+            try:
+                checkNick(account)
+            except InvalidName as e:
+                raise usage.UsageError(f"--oper {account}: {e}") from None
         try:
             self["default-room"] = checkRoom(self["default-room"])
         except InvalidName as e:
@@ -449,6 +462,7 @@ class ChatService(service.MultiService):
         self.shutdownGrace = new["shutdown-grace"]
         if self.hub is not None:
             self.hub.bigRoom = new["big-room"]
+            self.hub.moderation.setOpers(new["opers"])
         self.options = new
         self.log.info(
             "Reloaded: {changes}",
@@ -492,6 +506,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> ChatSe
         bigRoom=options["big-room"],
         store=store,
         accounts=Accounts(reactor, store),
+        moderation=Moderation(reactor, options["opers"]),
     )
     gate = Gate(reactor, options["limits"])
     frontEnds = [

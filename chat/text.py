@@ -21,6 +21,8 @@ def checkText(text: str) -> str:
     """
     Return C{text} if every front end can carry it, or raise L{InvalidText}.
     """
+    if text.isprintable():  # the common case, in a quarter of the time of the search
+        return text
     match = _UNCARRIABLE.search(text)
     if match is not None:
         raise InvalidText(

@@ -172,12 +172,13 @@ class LineSocket:
         marker = wanted.encode("utf-8")
         chunks = [self._buffer]
         tail = self._buffer
-        while marker not in tail:
+        # Until the marker and the end of its line are in: a chunk may end inside that line.
+        while (found := tail.find(marker)) < 0 or b"\r\n" not in tail[found:]:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise EOFError(f"connection closed before {wanted!r}")
             chunks.append(chunk)
-            tail = tail[-len(marker) :] + chunk
+            tail = (tail[found:] if found >= 0 else tail[-len(marker) :]) + chunk
         data = b"".join(chunks)
         end = data.index(b"\r\n", data.index(marker)) + 2
         self._buffer = data[end:]

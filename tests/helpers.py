@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
@@ -20,6 +21,7 @@ from chat.gate import Gate
 from chat.hub import Hub
 from chat.irc.protocol import IRCFactory, IRCProtocol
 from chat.limits import Limits
+from chat.moderation import Moderation
 from chat.line.protocol import LineFactory, LineProtocol
 from chat.store.interface import Store
 from chat.tap import ChatService, Options, makeService
@@ -133,17 +135,33 @@ class FakeServer:
         motd: tuple[str, ...] = (),
         limits: Limits = Limits(),
         store: Store | None = None,
+        hub: Hub | None = None,
+        clock: Clock | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
         """
         @param store: a state store, for history and accounts (hashing at once, in memory).
+        @param hub: the hub to serve, on C{clock}, in place of a new one: a node of a cluster
+            in memory.
+        @param opers: the accounts that are server operators once identified.
         """
-        self.clock = MemoryReactorClock()
-        accounts = None
-        if store is not None:
-            accounts = Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow)
-        self.hub = Hub(self.clock, historySize=history, store=store, accounts=accounts)
-        if store is not None:
-            self.hub.load()
+        if hub is not None and clock is not None:
+            self.clock = clock
+            self.hub = hub
+        else:
+            self.clock = MemoryReactorClock()
+            accounts = None
+            if store is not None:
+                accounts = Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow)
+            self.hub = Hub(
+                self.clock,
+                historySize=history,
+                store=store,
+                accounts=accounts,
+                moderation=Moderation(self.clock, opers),
+            )
+            if store is not None:
+                self.hub.load()
         self.gate = Gate(self.clock, limits)
         self.factory = LineFactory(self.hub, self.gate, name="testchat", motd=motd)
         self._ports = 40000
@@ -194,8 +212,11 @@ class MixedServer(FakeServer):
         motd: tuple[str, ...] = (),
         limits: Limits = NO_FLOOD,
         store: Store | None = None,
+        hub: Hub | None = None,
+        clock: Clock | None = None,
+        opers: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(history, motd, limits, store)
+        super().__init__(history, motd, limits, store, hub, clock, opers)
         self.ircFactory = IRCFactory(self.hub, self.gate, name="testchat", motd=motd)
 
     def connectIRC(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest_twisted
 from helpers import CHEAP_HASHER, FakeServer, MixedServer
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 
 from chat.accounts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Accounts
 from chat.errors import NickRegistered, NickTaken
@@ -111,6 +111,33 @@ def test_passwordsAreNotEchoed() -> None:
     assert not [line for line in said if "secret" in line or "wrongwrong" in line], said
 
 
+def test_aPasswordTypedWithoutItsCommandIsNotSaid() -> None:
+    """
+    An account command typed wrong would be said in the room: a line that looks like one
+    reaches no one (IRC users neither), and no history; the sender is told why.
+    """
+    server = MixedServer(store=MemoryStore())
+    watcher, ircWatcher = server.connect("watcher"), server.connectIRC("ircwatcher")
+    ircWatcher.send("JOIN #lobby")
+    alice = registered(server)
+    for line in ("identify hunter22", " /identify alice hunter22", ".register hunter22"):
+        alice.send(line)
+        assert alice.received() == [
+            "!!! That line looks like a password and was not sent; to log in, type "
+            "/identify [NICK] PASSWORD with the slash first"
+        ]
+    bob = server.connectIRC("bob")
+    bob.send("JOIN #lobby")
+    bob.received()
+    bob.send("PRIVMSG #lobby :identify hunter22")
+    assert [line for line in bob.received() if "looks like a password" in line]
+    alice.send("I will identify the bug")  # said, as any line
+    heard = watcher.received() + ircWatcher.received()
+    assert "<alice> I will identify the bug" in heard
+    assert not [line for line in heard if "hunter22" in line], heard
+    assert [said.text for said in server.hub.room("#lobby").history] == ["I will identify the bug"]
+
+
 def test_lockoutPerAddress() -> None:
     """
     The tenth wrong password within a minute locks the account for that address for fifteen
@@ -202,6 +229,33 @@ def test_identifiedOnlyWhileConnected() -> None:
     member = alice.protocol
     alice.disconnect()
     assert server.hub.accounts.identity(member) is None
+
+
+def test_aPasswordCheckedAfterTheClientLeftIdentifiesNobody() -> None:
+    """
+    Hashing (C{/register}) and checking (C{/identify}) a password take a while, off the
+    reactor thread: a client that leaves meanwhile is not left counted as identified.
+    """
+    server = FakeServer(store=MemoryStore())
+    registered(server).send("/quit")
+    held: list[tuple[defer.Deferred, object, tuple]] = []
+
+    def later(f, *args):
+        waiting: defer.Deferred = defer.Deferred()
+        held.append((waiting, f, args))
+        return waiting
+
+    server.hub.accounts._runInThread = later
+    identifying, registering = server.connect("bob"), server.connect("carol")
+    identifying.send("/identify alice secret123")
+    registering.send("/register secret456")
+    identifying.disconnect()
+    registering.disconnect()
+    for waiting, f, args in held:
+        waiting.callback(f(*args))
+    assert len(held) == 2
+    assert server.hub.accounts.identity(identifying.protocol) is None
+    assert server.hub.accounts.identity(registering.protocol) is None
 
 
 def test_noAccountsWithoutAStore() -> None:

@@ -39,6 +39,9 @@ class OffsetClock:
     def seconds(self) -> float:
         return self.clock.seconds() + self.offset
 
+    def callLater(self, delay: float, f, *args, **kwargs):
+        return self.clock.callLater(delay, f, *args, **kwargs)
+
 
 class Node:
     def __init__(self, cluster: MemoryCluster, name: str, retry: float, offset: float) -> None:

@@ -101,3 +101,20 @@ def test_chatTacReadsCHAT_CONFIG(tmp_path, monkeypatch) -> None:
     namespace: dict = {}
     exec(compile((EXAMPLE.parent.parent / "chat.tac").read_text(), "chat.tac", "exec"), namespace)
     assert namespace["options"]["name"] == "fromenv"
+
+
+def test_opers(tmp_path) -> None:
+    """
+    C{oper} names server operators, one or a list, as C{--oper} does; a bad name is an error.
+    """
+    path = tmp_path / "chat.toml"
+    path.write_text('oper = ["alice", "bob"]\n')
+    options = Options()
+    options.parseOptions(["--config", str(path)])
+    assert options["opers"] == ["alice", "bob"]
+    options = Options()
+    options.parseOptions(["--config", str(path), "--oper", "carol"])
+    assert options["opers"] == ["carol"]
+    path.write_text('oper = "no good"\n')
+    with pytest.raises(usage.UsageError, match="--oper no good"):
+        Options().parseOptions(["--config", str(path)])

@@ -20,7 +20,7 @@ WELCOME = [
     ":testchat 003 alice :This server was created 1970-01-01T00:00:00.000Z",
     ":testchat 004 alice testchat chat-0.1 i :nt",
     ":testchat 005 alice CASEMAPPING=rfc1459 CHANTYPES=# NICKLEN=32 CHANNELLEN=50 TOPICLEN=300"
-    " CHANLIMIT=#: PREFIX=(o)@ NETWORK=testchat UTF8ONLY :are supported by this server",
+    " AWAYLEN=200 CHANLIMIT=#: PREFIX=(qo)~@ NETWORK=testchat UTF8ONLY :are supported by this server",
     ":testchat 251 alice :There are 1 users and 0 invisible on 1 servers",
     ":testchat 252 alice 0 :operator(s) online",
     ":testchat 253 alice 0 :unknown connection(s)",

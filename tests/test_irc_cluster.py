@@ -88,3 +88,36 @@ def test_ircAndLineUsersAcrossNodes(nodes, redis) -> None:  # noqa: F811
     assert bob.readUntil("irene has")[-1] == "*** irene has quit (Quit: bye)"
     bob.close()
     iris.close()
+
+
+def whoIsIn(client: LineSocket, room: str) -> str:
+    client.send(f"/who {room}")
+    return client.readUntil(f"In {room}")[-1]
+
+
+def test_aBanOnOneNodeHoldsForIRCOnTheOther(nodes, redis) -> None:  # noqa: F811
+    """
+    An operator on node a bans a nick from #dev over the line protocol: the IRC user of that
+    nick on node b is put out of #dev and cannot join it again (474), and the room on node b
+    hears the ban.
+    """
+    a = nodes("--oper", "root")
+    b = nodes("--irc", "tcp:0:interface=127.0.0.1")
+    mallory = registerIRC(ircPort(b), "mallory")
+    mallory.send("JOIN #dev")
+    mallory.readUntil(" 366 ")
+    root = joinAs(linePort(a), "root")
+    root.send("/register secret123")
+    root.readUntil("is registered")
+    root.send("/join #dev")
+    root.readUntil("joined #dev")
+    waitUntil(lambda: "mallory" in whoIsIn(root, "#dev"), "node a knows mallory is in #dev")
+    root.send("/ban mallory 1h spam")
+    assert root.readUntil("banned")[-1].startswith("*** root banned nick:mallory from #dev until ")
+    assert mallory.readUntil("KICK")[-1] == ":root!root@chat KICK #dev mallory :Banned"
+    mallory.send("JOIN #dev")
+    assert mallory.readUntil(" 474 ")[-1] == (
+        ":chat 474 mallory #dev :Cannot join channel (+b): You are banned from #dev (spam)"
+    )
+    a.waitForLog(r"audit: root ban nick:mallory in #dev for 1h \(spam\)")
+    b.waitForLog(r"audit: root ban nick:mallory in #dev for ")

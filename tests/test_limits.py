@@ -174,6 +174,7 @@ def test_tricklingBytesDoesNotKeepAConnectionAlive() -> None:
 def test_idleChecksStopWithTheLastClient() -> None:
     server = FakeServer(limits=Limits(idleTimeout=60))
     (alice,) = server.connectMany("alice")
+    server.clock.advance(ENTRY_DELAY)  # the gate's turn for alice, who went in at once
     assert len(server.clock.getDelayedCalls()) == 1
     alice.disconnect()
     server.clock.advance(0)
@@ -407,7 +408,7 @@ def test_theGateLetsAStormInAFewHundredATurn() -> None:
     server = FakeServer()
     entered: list[int] = []
     for n in range(ENTER_AT_ONCE * 2 + 10):
-        server.gate.enter().addCallback(lambda _, n=n: entered.append(n))
+        server.gate.enter(lambda n=n: entered.append(n))
     (turn,) = server.clock.getDelayedCalls()
     turn.func(*turn.args, **turn.kw)  # one reactor turn
     assert entered == list(range(ENTER_AT_ONCE))

@@ -6,17 +6,20 @@ whatever order, the server's invariants hold.
 from __future__ import annotations
 
 import re
+import sys
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from twisted.internet.error import ConnectionLost
 
+from chat.errors import InvalidText
 from chat.limits import Limits
 from chat.line.protocol import ENTRY_DELAY
 from chat.names import foldNick
 from chat.line.render import visible
 from chat.names import unshownCharacter
+from chat.text import checkText
 from helpers import FakeClient, FakeServer
 
 # What must never reach a terminal: C0 controls (ESC among them) but TAB, DEL, C1 controls and
@@ -32,6 +35,22 @@ def test_visibleLeavesNothingUnsafe(text: str) -> None:
     assert not UNSAFE.search(shown)
     shown.encode("utf-8")  # no lone surrogate
     assert visible(shown) == shown
+
+
+def test_everyCodePointIsShownSafelyAndCheckedAlike() -> None:
+    """
+    Every code point, one by one: the shortcuts for printable text in L{visible} and
+    L{checkText} skip nothing that their patterns would catch.
+    """
+    refused = []
+    for point in range(sys.maxunicode + 1):
+        character = chr(point)
+        assert not UNSAFE.search(visible(character)), hex(point)
+        try:
+            checkText(character)
+        except InvalidText:
+            refused.append(point)
+    assert refused == [0x00, 0x0A, 0x0D, *range(0xD800, 0xE000)]
 
 
 @given(st.text())

@@ -35,6 +35,15 @@ def test_limitsChangeAtOnceAndNobodyIsDropped(tmp_path, logged) -> None:
     assert "Changed, but only a restart applies it: history" in logged
 
 
+def test_operatorsChange(tmp_path, logged) -> None:
+    config, reactor, service, client = start(tmp_path, 'oper = ["alice"]\n')
+    assert service.hub.moderation.opers == {"alice"}
+    config.write_text('oper = ["bob", "Carol"]\n')
+    service.reload()
+    assert service.hub.moderation.opers == {"bob", "carol"}
+    assert "Reloaded: opers ['alice'] -> ['bob', 'Carol']" in logged
+
+
 def test_aBrokenFileChangesNothing(tmp_path) -> None:
     config, reactor, service, client = start(tmp_path, "max-clients = 5\n")
     config.write_text("max-clients = [")

@@ -106,3 +106,37 @@ def test_defaultStateFile(daemons, tmp_path) -> None:
     assert replayed(second) == [
         "<alice> kept by default"
     ]
+
+
+def test_moderationSurvivesSigkill(daemons, tmp_path) -> None:
+    """
+    An owner and a ban, decided through the real daemon, hold after it is killed; the ban is
+    in the audit log.
+    """
+    state = str(tmp_path / "state.sqlite3")
+    first = daemons("--state", state, "--oper", "root")
+    alice = connect(first, "alice")
+    alice.send("/register secret123")
+    alice.readUntil("is registered")
+    alice.send("/join #dev")
+    alice.readUntil("joined #dev")
+    alice.send("/claim")
+    alice.readUntil("alice claimed #dev")
+    alice.send("/ban mallory 7d spam")
+    alice.readUntil("alice banned nick:mallory from #dev")
+    # /history reads the file after what was queued for it, the ban among it.
+    alice.send("/history")
+    alice.readUntil("Nothing was said in #dev")
+    first.waitForLog(r"audit: alice ban nick:mallory in #dev for 1w \(spam\)")
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(TIMEOUT)
+
+    second = daemons("--state", state)
+    mallory = connect(second, "mallory")
+    mallory.send("/join #dev")
+    assert mallory.readUntil("#dev")[-1] == "!!! You are banned from #dev (spam)"
+    carol = connect(second, "carol")
+    carol.send("/join #dev")
+    carol.readUntil("joined #dev")
+    carol.send("/claim")
+    assert carol.readUntil("claim")[-1] == "!!! You must /identify to claim a room"

@@ -15,8 +15,10 @@ from twisted.internet import defer, reactor
 from twisted.internet.testing import MemoryReactorClock
 
 from chat import events
+from chat.errors import Banned, NotRoomOperator
 from chat.hub import Hub
 from chat.store import Account, MemoryStore, SQLiteStore
+from chat.store.interface import Rule
 from chat.store.service import DAY, StateService
 from chat.store.sqlite import SCHEMA_VERSION, UPGRADES
 
@@ -262,3 +264,91 @@ def test_roomsMadeAndLeftCannotFillMemory() -> None:
     assert len(store._lines) <= MAX_ROOMS
     assert len(server.hub._kept) <= MAX_KEPT_ROOMS
     assert "#r0" not in server.hub._kept and f"#r{MAX_KEPT_ROOMS + 48}" in server.hub._kept
+
+
+@pytest_twisted.inlineCallbacks
+def test_rules(store) -> None:
+    """
+    Moderation rules are kept by kind, scope and target: saving one again replaces it.
+    """
+    ban = Rule("ban", "#dev", "nick:mallory", 100.0, "spam", "alice", 1.0)
+    store.saveRule(ban)
+    store.saveRule(Rule("op", "#dev", "bob", by="alice", created=2.0))
+    store.saveRule(Rule("ban", "#dev", "nick:mallory", 200.0, "more spam", "alice", 3.0))
+    store.saveRule(Rule("ignore", "carol", "nick:mallory", created=4.0))
+    store.deleteRule("op", "#dev", "bob")
+    rules = yield store.rules()
+    assert sorted(rules, key=lambda rule: rule.created) == [
+        Rule("ban", "#dev", "nick:mallory", 200.0, "more spam", "alice", 3.0),
+        Rule("ignore", "carol", "nick:mallory", created=4.0),
+    ]
+
+
+@pytest_twisted.inlineCallbacks
+def test_sqliteUpgradesAccountsToRules(tmp_path) -> None:
+    """
+    A file of schema version 2 (history and accounts) gains the rules, its accounts kept.
+    """
+    path = str(tmp_path / "v2.sqlite3")
+    connection = sqlite3.connect(path)
+    for statement in UPGRADES[0] + UPGRADES[1]:
+        connection.execute(statement)
+    connection.execute("INSERT INTO accounts VALUES ('alice', 'Alice', 'hash', 1.0)")
+    connection.execute("PRAGMA user_version = 2")
+    connection.commit()
+    connection.close()
+    store = SQLiteStore(reactor, path)
+    yield store.start()
+    account = yield store.account("alice")
+    store.saveRule(Rule("gban", "", "ip:192.0.2.0/24"))
+    rules = yield store.rules()
+    yield store.stop()
+    assert account == Account("Alice", "hash", 1.0)
+    assert rules == [Rule("gban", "", "ip:192.0.2.0/24")]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+@pytest_twisted.inlineCallbacks
+def test_moderationSurvivesReopeningTheStateFile(tmp_path) -> None:
+    """
+    What moderation decided (an owner, operators, bans, a lock) is in the SQLite file: a hub
+    that loads it again enforces it, and a ban that lapsed meanwhile is gone.
+    """
+    path = str(tmp_path / "state.sqlite3")
+    clock = MemoryReactorClock()
+    clock.advance(1000)
+    store = SQLiteStore(reactor, path)
+    yield store.start()
+    hub = Hub(clock, store=store)
+    yield hub.load()
+    for action, target, until in [
+        ("claim", "alice", 0.0),
+        ("op", "bob", 0.0),
+        ("ban", "nick:mallory", 0.0),
+        ("ban", "nick:brief", 1060.0),
+        ("lock", "topic", 0.0),
+    ]:
+        hub.moderation.apply(events.Moderated("#dev", "alice", action, target, "", until))
+    hub.moderation.apply(events.Moderated("#dev", "alice", "op", "carol"))
+    hub.moderation.apply(events.Moderated("#dev", "alice", "deop", "carol"))
+    yield store.stop()
+
+    clock.advance(120)
+    store = SQLiteStore(reactor, path)
+    yield store.start()
+    hub = Hub(clock, store=store)
+    yield hub.load()
+    rules = yield store.rules()
+    yield store.stop()
+    assert hub.moderation.owner("#dev") == "alice"
+    assert hub.moderation.operators("#dev") == ["bob"]
+    assert [rule.target for rule in hub.moderation.bans("#dev")] == ["nick:mallory"]
+    assert len(rules) == 4  # the lapsed ban is gone from the file too
+    mallory, brief = Recorder(), Recorder()
+    hub.connect(mallory, "mallory")
+    hub.connect(brief, "brief")
+    with pytest.raises(Banned):
+        hub.join(mallory, "#dev")
+    hub.join(brief, "#dev")
+    with pytest.raises(NotRoomOperator):
+        hub.setTopic(brief, "#dev", "locked")

@@ -22,13 +22,17 @@ from wsproto.events import (
     TextMessage,
 )
 
+from chat import connection, events
 from chat.gate import Gate
 from chat.hub import Hub
 from chat.limits import Limits
 from chat.line.protocol import ENTRY_DELAY, LineFactory
 from chat.web.protocol import WebFactory
 from chat.web.site import ChatSite
-from helpers import NO_FLOOD, FakeClient
+from chat.accounts import Accounts
+from chat.store import MemoryStore
+from helpers import CHEAP_HASHER, NO_FLOOD, FakeClient, runNow
+from test_fanout import FakeSocket
 
 HOST = "chat.test"
 ORIGIN = f"http://{HOST}"
@@ -39,9 +43,16 @@ class Server:
     A hub and gate with a web site and a line factory on them, on a fake clock.
     """
 
-    def __init__(self, limits: Limits = NO_FLOOD, origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, limits: Limits = NO_FLOOD, origins: tuple[str, ...] = (), accounts: bool = False
+    ) -> None:
         self.clock = MemoryReactorClock()
-        self.hub = Hub(self.clock)
+        store = MemoryStore() if accounts else None
+        self.hub = Hub(
+            self.clock,
+            store=store,
+            accounts=Accounts(self.clock, store, CHEAP_HASHER, runInThread=runNow) if store else None,
+        )
         self.gate = Gate(self.clock, limits)
         self.site = ChatSite(WebFactory(self.hub, self.gate, name="testchat"), origins)
         self.line = LineFactory(self.hub, self.gate)
@@ -111,6 +122,12 @@ class Browser:
         self.server.clock.advance(0)
         data = self.transport.value()
         self.transport.clear()
+        self.receiveData(data)
+
+    def receiveData(self, data: bytes) -> None:
+        """
+        Read C{data} as what the server sent: through the transport, or straight to a socket.
+        """
         self.ws.receive_data(data)
         for event in self.ws.events():
             if isinstance(event, AcceptConnection):
@@ -270,7 +287,7 @@ def test_chatWithLineClient(server: Server) -> None:
     assert messages == [
         {"type": "nick", "old": "guest2", "new": "alice"},
         {"type": "joined", "room": "#lobby", "nick": "alice"},
-        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob"], "topic": ""},
+        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob"], "topic": "", "away": {}},
     ]
     assert "*** alice has joined #lobby" in line.received()
     browser.send(type="say", room="#lobby", text="<img src=x onerror=alert(1)>")
@@ -470,6 +487,84 @@ def test_textFrame(size: int) -> None:
     assert textFrame(text) == FrameProtocol(client=False, extensions=[]).send_data(text, fin=True)
 
 
+# Frames straight to the socket
+
+
+def withSockets(monkeypatch: pytest.MonkeyPatch, *browsers: Browser) -> dict[Browser, FakeSocket]:
+    """
+    Give each browser a L{FakeSocket} under its WebSocket, open to a direct send while nothing
+    is buffered in its stream, as a real connection's socket is.
+    """
+    for browser in browsers:
+        browser.received()  # nothing buffered
+    sockets = {browser.transport: FakeSocket() for browser in browsers}
+
+    def idleSocket(transport: object) -> FakeSocket | None:
+        if transport not in sockets or transport.value() or transport.disconnecting:
+            return None
+        return sockets[transport]
+
+    monkeypatch.setattr(connection, "idleSocket", idleSocket)
+    return {browser: sockets[browser.transport] for browser in browsers}
+
+
+def test_framesGoStraightToTheSocket(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Once nothing is buffered in its stream, a browser's frames go straight to its socket, as a
+    line client's lines do: the same frames, with no write through the stream.
+    """
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="hi")
+    server.clock.advance(0)
+    for browser in alice, bob:
+        assert browser.transport.value() == b""
+        browser.receiveData(b"".join(sockets[browser].sent))
+        [said] = browser.received()
+        assert (said["type"], said["nick"], said["text"]) == ("said", "bob", "hi")
+
+
+def test_twistedsOwnFramesGoFirst(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    A pong that Twisted's WebSocket wrote to the stream is sent before the frames that follow
+    it, which go through the stream until it is empty: a frame sent straight to the socket
+    could overtake it, and, sent in part, be split by it.
+    """
+    from wsproto.events import Ping
+
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="one")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1  # straight to the socket, from now on
+    alice.channel.dataReceived(alice.ws.send(Ping(b"x")))
+    bob.send(type="say", room="#lobby", text="two")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1
+    pong, _, said = alice.transport.value().partition(b"\x81")
+    assert pong == b"\x8a\x01x" and b'"text":"two"' in said
+    alice.received()  # the stream is empty again: straight to the socket
+    bob.send(type="say", room="#lobby", text="three")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 2 and b'"text":"three"' in sockets[alice].sent[-1]
+
+
+def test_nothingAfterTheClientsClose(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Once the client closed the WebSocket, and Twisted's answered with its close frame, the
+    room's next frames go nowhere: none after a close frame, as RFC 6455 says.
+    """
+    alice, bob = server.browser().join("alice"), server.browser().join("bob")
+    sockets = withSockets(monkeypatch, alice, bob)
+    bob.send(type="say", room="#lobby", text="before")
+    server.clock.advance(0)
+    alice.channel.dataReceived(alice.ws.send(CloseConnection(1000)))
+    bob.send(type="say", room="#lobby", text="after")
+    server.clock.advance(0)
+    assert len(sockets[alice].sent) == 1
+    assert alice.transport.disconnecting and alice.transport.value() == b"\x88\x02\x03\xe8"
+
+
 # The options
 
 
@@ -530,3 +625,121 @@ def test_idleHTTPConnectionsClose(server: Server) -> None:
     server.clock.advance(HTTP_TIMEOUT + 1)
     assert transport.disconnecting
     assert not browser.transport.disconnecting
+
+
+def test_moderation(server: Server) -> None:
+    """
+    A web user sees moderation as events with their text, and types the moderation commands
+    as a line user does: refused when not an operator, obeyed for an ignore.
+    """
+    server.hub.accounts = Accounts(server.clock, MemoryStore(), CHEAP_HASHER, runInThread=runNow)
+    line = server.lineClient()
+    line.send("/nick alice")
+    line.send("/register secret123")
+    line.send("/claim")
+    browser = server.browser().join("mallory")
+    line.received()
+    browser.send(type="command", room="#lobby", text="/kick alice")
+    assert withoutTimes(browser.received()) == [
+        {"type": "error", "text": "You are not an operator of #lobby"}
+    ]
+    browser.send(type="command", room="#lobby", text="/ignore alice")
+    line.send("can you hear me?")
+    assert withoutTimes(browser.received()) == [
+        {"type": "notice", "text": "You ignore account:alice now"}
+    ]
+    browser.send(type="command", room="#lobby", text="/nick x")
+    assert browser.received()[0]["text"] == "Unknown command /nick"
+    line.send("/kick mallory spam")
+    assert withoutTimes(browser.received()) == [
+        {
+            "type": "moderated",
+            "room": "#lobby",
+            "by": "alice",
+            "action": "kick",
+            "target": "mallory",
+            "reason": "spam",
+            "until": None,
+            "text": "alice kicked mallory from #lobby (spam)",
+        }
+    ]
+    assert server.hub.roomsOf(server.hub.find("mallory")) == []
+
+
+def test_serverBanRefusedAtConnect(server: Server) -> None:
+    server.hub.moderation.apply(events.Moderated("", "root", "gban", "ip:10.6.6.0/24", "abuse"))
+    browser = server.browser(peer="10.6.6.6")
+    assert withoutTimes(browser.received()) == [
+        {"type": "error", "text": "You are banned from this server (abuse)"}
+    ]
+    assert browser.transport.disconnecting
+# Away and accounts
+
+
+def test_away() -> None:
+    """
+    A web user goes away with C{away} and comes back with it empty; the others in its rooms
+    see it (line users do not hear of it); the member list says who is away, and a private
+    message to someone away tells so.
+    """
+    server = Server()
+    line = server.lineClient()
+    line.send("/nick bob")
+    alice, carol = server.browser(), server.browser()
+    for browser, nick in ((alice, "alice"), (carol, "carol")):
+        browser.send(type="nick", nick=nick)
+        browser.send(type="join", room="#lobby")
+    for browser in (alice, carol):
+        browser.received()
+    line.received()
+    alice.send(type="away", text="brb")
+    assert withoutTimes(alice.received()) == [{"type": "away", "nick": "alice", "away": "brb"}]
+    assert withoutTimes(carol.received()) == [{"type": "away", "nick": "alice", "away": "brb"}]
+    assert line.received() == []
+    carol.send(type="members", room="#lobby")
+    carol.send(type="msg", to="alice", text="hello?")
+    assert withoutTimes(carol.received()) == [
+        {"type": "members", "room": "#lobby", "nicks": ["alice", "bob", "carol"], "topic": "", "away": {"alice": "brb"}},
+        {"type": "private", "from": "carol", "to": "alice", "text": "hello?", "echo": True},
+        {"type": "away", "nick": "alice", "away": "brb"},
+    ]
+    line.send("/away lunch")
+    assert withoutTimes(alice.received())[-1] == {"type": "away", "nick": "bob", "away": "lunch"}
+    alice.send(type="away")
+    assert withoutTimes(carol.received()) == [
+        {"type": "away", "nick": "bob", "away": "lunch"},
+        {"type": "away", "nick": "alice", "away": ""},
+    ]
+
+
+def test_identifyAndRegister() -> None:
+    """
+    The login form's commands: C{register} a nick, then, connected again, C{identify} as its
+    owner, which takes the nick; a wrong password is an error, and never echoed.
+    """
+    server = Server(accounts=True)
+    alice = server.browser()
+    alice.send(type="nick", nick="alice")
+    alice.send(type="register", password="secret123")
+    assert withoutTimes(alice.received())[-1] == {
+        "type": "notice",
+        "text": "alice is registered; log in as alice next time",
+    }
+    alice.send(type="quit")
+    again = server.browser()
+    again.received()
+    again.send(type="nick", nick="alice")
+    again.send(type="identify", nick="alice", password="wrong-password")
+    again.send(type="identify", nick="Alice", password="secret123")
+    messages = withoutTimes(again.received())
+    assert messages[0]["type"] == "error" and "registered" in messages[0]["text"]
+    assert messages[1:] == [
+        {"type": "error", "text": "Wrong password for alice"},
+        {"type": "notice", "text": "You are identified as alice"},
+        {"type": "nick", "old": messages[3]["old"], "new": "alice"},
+    ]
+    assert "secret123" not in json.dumps(messages)
+    again.send(type="identify", nick="alice")
+    assert withoutTimes(again.received()) == [
+        {"type": "error", "text": "identify needs nick and password (non-empty strings)"}
+    ]

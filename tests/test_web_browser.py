@@ -297,6 +297,28 @@ def test_phoneSizedScreen(pages) -> None:
         bob.driver.set_window_size(1100, 720)
 
 
+def test_awayAndLoginForm(chat, pages) -> None:
+    """
+    A line user's C{/away} marks it in the member list; the login form takes a registered
+    nick, and keeps no password in the form.
+    """
+    alice, bob, carol = pages
+    erin = joinAs(chat.linePort, "erin")
+    erin.send("/register secret123")
+    erin.readUntil("erin is registered")
+    erin.send("/away lunch")
+    bob.find("#rooms button").click()
+    bob.waitFor(lambda: any(text.startswith("erin") and "away" in text for text in bob.members()), "erin away")
+    erin.send("/quit")
+    erin.close()
+    bob.find("#login-nick").send_keys("erin")
+    bob.find("#login-password").send_keys("secret123", Keys.ENTER)
+    bob.waitFor(lambda: bob.find("#prompt").text.startswith("erin"), "logged in as erin")
+    assert bob.find("#account").text == "Logged in as erin"
+    assert not bob.find("#login").is_displayed()
+    assert bob.find("#login-password").get_attribute("value") == ""
+
+
 def test_noConsoleErrors(pages) -> None:
     alice, bob, carol = pages
     for page in (alice, bob):

@@ -110,3 +110,27 @@ def test_shutdownTellsTheBrowser(daemons) -> None:
         receive(socket, "welcome")
         assert daemon.terminate() == 0
         assert receive(socket, "notice")[-1]["text"] == "Server shutting down"
+
+
+def test_logInOverARealSocket(daemons) -> None:
+    """
+    The login form's C{identify}, over a real WebSocket to the real daemon (which keeps
+    accounts in its state file): a nick registered from a line client is taken by logging
+    in; the member list showed its owner away; the password is in no log line.
+    """
+    daemon = daemons(*WEB)
+    line = joinAs(linePort(daemon), "alice")
+    line.send("/register secret123")
+    line.readUntil("alice is registered")
+    line.send("/away back at five")
+    line.readUntil("You are marked as away")
+    with connect(f"ws://127.0.0.1:{webPort(daemon)}/ws") as web:
+        receive(web, "welcome")
+        web.send(json.dumps({"type": "join", "room": "#lobby"}))
+        assert receive(web, "members")[-1]["away"] == {"alice": "back at five"}
+        line.send("/quit")
+        receive(web, "quit")
+        web.send(json.dumps({"type": "identify", "nick": "alice", "password": "secret123"}))
+        assert receive(web, "notice")[-1]["text"] == "You are identified as alice"
+        assert receive(web, "nick")[-1]["new"] == "alice"
+    assert "secret123" not in daemon.log()

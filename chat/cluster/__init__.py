@@ -24,10 +24,15 @@ private messages and nick uniqueness span the cluster.  In Redis, under C{chat:D
   notice removes it from Redis (frees its nicks, deletes its directory) and publishes
   C{gone}; every node, on that or on seeing the key gone itself, drops its members (their
   rooms hear them quit);
+- C{state:ID}: the away message and account of each of the node's members that has either,
+  a hash of its nick to C{{"away": TEXT, "account": NAME or null}}, kept up to date as they
+  change (the channel's C{away} and C{account} events tell them at once), rewritten when
+  the node (re)joins, and read by a node that joins, and when another sends C{synced};
 - C{history:ROOM}: the room's last lines (each a message of one event, with the time it was
   said on its node), which a node loads when it (re)joins the cluster; each node trims it to
   the history's size once it pushed that many lines, so that it holds at most that size
-  times one more than the nodes; C{topic:ROOM}: its topic.  Both go when the room empties.
+  times one more than the nodes; C{topic:ROOM}: its topic.  Both go when the room empties;
+- C{rules}: the standing moderation rules (bans, mutes...), for the nodes that join later.
 
 When Redis goes away, each node goes on serving its own members, says so once, reconnects
 with backoff (txredisapi's, at most a third of the TTL apart), and when it is back subscribes

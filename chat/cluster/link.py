@@ -26,14 +26,17 @@ from chat.cluster.messages import (
     decodeBatch,
     decodeEvent,
     decodeRooms,
+    decodeState,
     encodeBatch,
     encodeEvent,
     encodeOne,
     encodeRooms,
+    encodeState,
     ownPrefix,
 )
 from chat.errors import NoSuchNick, NoSuchRoom, NotInRoom
 from chat.hub import ChatError, Hub, Member
+from chat.moderation import ACTIONS, ADDING, standingRule
 from chat.names import foldNick, foldRoom
 from chat.relay import RemoteMember, isRemote
 
@@ -107,11 +110,12 @@ class ClusterLink(service.Service):
         self._heartbeat.clock = clock
         # This turn's writes, sent together when it ends (L{_flush}): the events for the
         # channel, the lines said in each room (by name, as the hub spells it) for its
-        # history, directory entries (None: deleted), topics.
+        # history, directory entries (None: deleted), topics, and the rest (state, rules).
         self._outbox: list[str] = []
         self._lines: dict[str, list[str]] = {}
         self._entries: dict[str, str | None] = {}
         self._topics: dict[str, str] = {}
+        self._writes: list[tuple[str, ...]] = []  # other writes, in order
         self._flushing: IDelayedCall | None = None
         # Lines this node pushed to each room's history (by key) since it last trimmed it:
         # it trims it once it pushed as many as a history keeps, not after every push.
@@ -141,6 +145,7 @@ class ClusterLink(service.Service):
                 [
                     redis.delete(self._aliveKey(self.node)),
                     redis.delete(self._directoryKey(self.node)),
+                    redis.delete(self._stateKey(self.node)),
                     redis.srem(self.prefix + "nodes", self.node),
                 ],
                 consumeErrors=True,
@@ -171,17 +176,41 @@ class ClusterLink(service.Service):
         # The directory entry of the member concerned, as it is once C{event} is done.
         elif kind is events.Joined:
             self._entries[event.nick] = encodeRooms(self._roomsOf(event.nick))
+            self._publishState(event.nick)
         elif kind is events.Left:
             # The hub tells of a part before it takes the member out of the room.
             rooms = [room for room in self._roomsOf(event.nick) if foldRoom(room) != foldRoom(event.room)]
             self._entries[event.nick] = encodeRooms(rooms)
         elif kind is events.Quit:
             self._entries[event.nick] = None
+            self._write(("HDEL", self._stateKey(self.node), event.nick))
         elif kind is events.NickChanged:
             self._entries[event.old] = None
             self._entries[event.new] = encodeRooms(self._roomsOf(event.new))
+            self._write(("HDEL", self._stateKey(self.node), event.old))
+            self._storeState(event.new)
+        elif kind is events.AwayChanged or kind is events.AccountChanged:
+            self._storeState(event.nick)
         elif kind is events.TopicChanged:
             self._topics[self.prefix + f"topic:{foldRoom(event.room)}"] = event.topic
+        elif kind is events.Moderated:
+            # Standing rules are kept in Redis too, for the nodes that join later.
+            rule = standingRule(event)
+            if rule is not None:
+                field = "\x00".join(rule)
+                if event.action in ADDING:
+                    self._write(("HSET", self.prefix + "rules", field, encodeEvent(self.node, event)))
+                else:
+                    self._write(("HDEL", self.prefix + "rules", field))
+        if self._flushing is None:
+            self._flushing = self.clock.callLater(0, self._flush)
+
+    def _write(self, command: tuple[str, ...]) -> None:
+        """
+        Queue C{command} for the end of this turn, after the turn's message and in order with
+        the other writes queued so.
+        """
+        self._writes.append(command)
         if self._flushing is None:
             self._flushing = self.clock.callLater(0, self._flush)
 
@@ -200,8 +229,9 @@ class ClusterLink(service.Service):
         lines, self._lines = self._lines, {}
         entries, self._entries = self._entries, {}
         topics, self._topics = self._topics, {}
+        writes, self._writes = self._writes, []
         redis = self._commands
-        if not self.linked or redis is None or not outbox:
+        if not self.linked or redis is None or not (outbox or writes):
             return
         commands: list[tuple[str, ...]] = [
             ("PUBLISH", self.channel, encodeBatch(self.node, outbox[start : start + MAX_BATCH]))
@@ -229,6 +259,7 @@ class ClusterLink(service.Service):
                 commands.append(("HSET", directory, nick, entry))
         for key, topic in topics.items():
             commands.append(("SET", key, topic))
+        commands.extend(writes)
         # Nothing waits for these: sent with no reply asked for, they cost no reply to read
         # and no Deferred each, which was a fifth of a node's time at 1000 lines a second.
         redis.sendUnanswered(commands)
@@ -351,6 +382,20 @@ class ClusterLink(service.Service):
                 entries = await redis.hgetall(self._directoryKey(node))
                 directories[node] = {nick: decodeRooms(rooms) for nick, rooms in entries.items()}
         self._settle(directories, "Left while the link was down")
+        for field, entry in (await redis.hgetall(prefix + "rules")).items():
+            try:
+                rule = decodeEvent(entry)[1]
+            except MalformedEvent:
+                continue
+            if not isinstance(rule, events.Moderated) or rule.action not in ADDING:
+                continue
+            if rule.until and rule.until <= self.clock.seconds():
+                await redis.hdel(prefix + "rules", field)  # lapsed: nobody needs it again
+            else:
+                self.hub.moderation.adopt(rule)
+        for node in directories:
+            for nick, entry in (await redis.hgetall(self._stateKey(node))).items():
+                self._applyState(node, nick, *decodeState(entry))
         for room in self.hub.rooms():
             key = foldRoom(room.name)
             topic = await redis.get(prefix + f"topic:{key}")
@@ -386,6 +431,10 @@ class ClusterLink(service.Service):
         if local:
             entries = {nick: encodeRooms(rooms) for nick, rooms in local.items()}
             calls.append(redis.hmset(directory, entries))
+        calls.append(redis.delete(self._stateKey(self.node)))
+        for member in self._local():
+            self._storeState(member.nick)
+        self._flush()  # the state entries, before the node is announced
         calls.append(redis.sadd(prefix + "nodes", self.node))
         calls.append(redis.publish(self.channel, encodeEvent(self.node, NodeSynced(local))))
         for call in calls:
@@ -444,6 +493,7 @@ class ClusterLink(service.Service):
         for nick in members:
             await redis.eval(_RELEASE, [self._nickKey(nick)], [node])
         await redis.delete(self._directoryKey(node))
+        await redis.delete(self._stateKey(node))
         await redis.srem(self.prefix + "nodes", node)
         self._flush()
         await redis.publish(self.channel, encodeEvent(self.node, NodeGone(node)))
@@ -563,12 +613,20 @@ class ClusterLink(service.Service):
         elif isinstance(event, events.TopicChanged):
             proxy = self._remote(event.nick, node, lambda proxy: self._seat(proxy, event.room))
             hub.setTopic(proxy, event.room, event.topic)
+        elif isinstance(event, events.AwayChanged):
+            hub.setAway(self._remote(event.nick, node), event.away)
+        elif isinstance(event, events.AccountChanged):
+            hub.setAccount(self._remote(event.nick, node), event.account)
         elif isinstance(event, events.PrivateMessage):
             recipient = hub.find(event.recipient)
-            if not isRemote(recipient):
+            if not isRemote(recipient) and not self._ignored(recipient, event.sender):
                 recipient.deliver(events.PrivateMessage(event.sender, recipient.nick, event.text))
+        elif isinstance(event, events.Moderated):
+            if event.action in ACTIONS:
+                hub.moderation.apply(event)
         elif isinstance(event, NodeSynced):
             self._settle({node: event.members}, "Left while the link was down")
+            self._fetchState(node)
         elif isinstance(event, NodeGone):
             if event.dead == self.node:
                 # Taken for dead (stalled past the TTL): the others dropped this node's
@@ -605,9 +663,77 @@ class ClusterLink(service.Service):
             seat(member)
         return member
 
+    def _ignored(self, recipient: Member, sender: str) -> bool:
+        moderation = self.hub.moderation
+        if not moderation.screening:
+            return False
+        try:
+            return moderation.ignores(recipient, self.hub.find(sender))
+        except ChatError:
+            return False
+
     def _seat(self, proxy: RemoteMember, room: str) -> None:
         if foldRoom(room) not in {foldRoom(joined.name) for joined in self.hub.roomsOf(proxy)}:
             self.hub.join(proxy, room)
+
+    def _storeState(self, nick: str) -> None:
+        """
+        Keep the away message and account of this node's member C{nick} in the node's state
+        hash, where a node that learns of it later (L{_sync}) reads them.
+        """
+        away, account = self._stateOf(nick)
+        key = self._stateKey(self.node)
+        if away or account is not None:
+            self._write(("HSET", key, nick, encodeState(away, account)))
+        else:
+            self._write(("HDEL", key, nick))
+
+    def _stateOf(self, nick: str) -> tuple[str, str | None]:
+        """
+        The away message and account of the member C{nick}: none for a member gone.
+        """
+        try:
+            member = self.hub.find(nick)
+        except ChatError:
+            return "", None
+        return getattr(member, "away", ""), getattr(member, "account", None)
+
+    def _fetchState(self, node: str) -> None:
+        """
+        Read the away messages and accounts of the members of C{node}, which (re)joined the
+        cluster: they may have changed while it was cut off.
+        """
+        redis = self._commands
+        if redis is None:
+            return
+
+        def read(entries: dict[str, str]) -> None:
+            for nick, entry in entries.items():
+                self._applyState(node, nick, *decodeState(entry))
+
+        redis.hgetall(self._stateKey(node)).addCallback(read).addErrback(self._commandFailed)
+
+    def _applyState(self, node: str, nick: str, away: str, account: str | None) -> None:
+        try:
+            member = self._remote(nick, node)
+            self.hub.setAway(member, away)
+        except ChatError:
+            return
+        self.hub.setAccount(member, account)
+
+    def _publishState(self, nick: str) -> None:
+        """
+        After a member's join, its away message and account, if it has them: the other
+        servers learn of a member from its joins, and it may have gone away or identified
+        before it joined anything (an IRC client identifies as it registers).
+        """
+        away, account = self._stateOf(nick)
+        if away:
+            self._outbox.append(encodeOne(events.AwayChanged(nick, away)))
+        if account is not None:
+            self._outbox.append(encodeOne(events.AccountChanged(nick, account)))
+        if away or account is not None:
+            self._storeState(nick)
 
     # Helpers
 
@@ -622,6 +748,9 @@ class ClusterLink(service.Service):
 
     def _directoryKey(self, node: str) -> str:
         return self.prefix + f"members:{node}"
+
+    def _stateKey(self, node: str) -> str:
+        return self.prefix + f"state:{node}"
 
     def _roomsOf(self, nick: str) -> list[str]:
         try:

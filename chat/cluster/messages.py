@@ -54,6 +54,8 @@ Message = events.Event | NodeSynced | NodeGone
 
 # A directory: nicks, each with the list of its rooms.
 _DIRECTORY = "directory"
+# A string or null.
+_OPTIONAL_STR = "optional str"
 
 # Each kind of event, with its fields, in the order they come after the kind, and their types.
 _KINDS: dict[str, tuple[type, tuple[tuple[str, type | str], ...]]] = {
@@ -67,6 +69,15 @@ _KINDS: dict[str, tuple[type, tuple[tuple[str, type | str], ...]]] = {
     ),
     "topic": (events.TopicChanged, (("room", str), ("nick", str), ("topic", str))),
     "msg": (events.PrivateMessage, (("sender", str), ("recipient", str), ("text", str))),
+    "mod": (
+        events.Moderated,
+        (
+            ("room", str), ("by", str), ("action", str), ("target", str), ("reason", str),
+            ("until", float),
+        ),
+    ),
+    "away": (events.AwayChanged, (("nick", str), ("away", str))),
+    "account": (events.AccountChanged, (("nick", str), ("account", _OPTIONAL_STR))),
     "synced": (NodeSynced, (("members", _DIRECTORY),)),
     "gone": (NodeGone, (("dead", str),)),
 }
@@ -172,6 +183,9 @@ def _decodeOne(item: object) -> Message:
     for (name, wanted), value in zip(fields, item[1:]):
         if wanted == _DIRECTORY:
             value = _checkDirectory(value)
+        elif wanted == _OPTIONAL_STR:
+            if value is not None and type(value) is not str:
+                raise TypeError(name)
         else:
             if wanted is float and type(value) is int:
                 value = float(value)
@@ -211,3 +225,25 @@ def decodeRooms(entry: str | bytes) -> list[str]:
     if isinstance(rooms, list) and all(isinstance(room, str) for room in rooms):
         return rooms
     return []
+
+
+def encodeState(away: str, account: str | None) -> str:
+    """
+    A member's entry in its node's state hash (C{state:ID}): its away message and account,
+    for the nodes that learn of it later.
+    """
+    return json.dumps({"away": away, "account": account})
+
+
+def decodeState(entry: str | bytes) -> tuple[str, str | None]:
+    """
+    The away message and account in a state entry; anything unreadable is neither.
+    """
+    try:
+        state = json.loads(entry)
+        away, account = state["away"], state["account"]
+    except (ValueError, KeyError, TypeError):
+        return "", None
+    if not isinstance(away, str) or not (account is None or isinstance(account, str)):
+        return "", None
+    return away, account

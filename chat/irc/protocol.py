@@ -11,18 +11,27 @@ C{getfqdn}.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import binascii
+from base64 import b64decode
+from collections.abc import Callable
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.python.failure import Failure
 
 from chat import events
 from chat.connection import Connection
 from chat.errors import (
+    AccountError,
+    AccountLocked,
     AlreadyInRoom,
+    Banned,
     ChatError,
+    Muted,
+    NotRoomOperator,
+    NotServerOperator,
+    ServerBanned,
     InvalidNick,
     InvalidRoomName,
     InvalidText,
@@ -34,30 +43,64 @@ from chat.errors import (
 from chat.fanout import BatchFanout
 from chat.gate import Gate
 from chat.hub import Hub
+from chat.irc import moderation
 from chat.irc import numerics as N
 from chat.irc.message import MAX_BODY, MAX_TAGS, Message, MessageError, parse, serialize, splitTags
-from chat.irc.render import HOST, Wire, encoder, fitted, timeTag, toMessage, userMask
-from chat.names import NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
+from chat.irc.render import (
+    HOST,
+    Wire,
+    encoder,
+    extendJoins,
+    fitted,
+    tagAccounts,
+    timeTag,
+    toMessage,
+    userMask,
+)
+from chat.names import AWAY_MAX_LENGTH, NICK_MAX_LENGTH, ROOM_MAX_LENGTH, TOPIC_MAX_LENGTH, checkNick, foldNick, foldRoom
 from chat.reader import LineReader
-from chat.text import checkText
 
 VERSION = "chat-0.1"
 
 CAPABILITIES = (
+    "account-notify",
+    "account-tag",
     "away-notify",
     "batch",
     "echo-message",
+    "extended-join",
     "message-tags",
     "multi-prefix",
+    "sasl",
     "server-time",
     "standard-replies",
 )
 """
-The IRCv3 capabilities offered, in the order C{CAP LS} lists them.
+The IRCv3 capabilities offered, in the order C{CAP LS} lists them; those about accounts
+(L{ACCOUNT_CAPABILITIES}) only by a server that keeps accounts.
+"""
+
+ACCOUNT_CAPABILITIES = frozenset({"account-notify", "account-tag", "extended-join", "sasl"})
+
+# The capabilities that choose a client's fanout (how the room's lines are rendered for it):
+# they cannot change once it is a member of the hub.
+_FANOUT_CAPABILITIES = ("server-time", "account-tag", "extended-join")
+
+# The longest base64 chunk of an AUTHENTICATE, and the most a client may send in all: PLAIN
+# needs a nick, a nick and a password, well under three chunks.
+SASL_CHUNK = 400
+SASL_MAX = 3 * SASL_CHUNK
+
+NICKSERV = "NickServ"
+"""
+The nick of the services pseudo-user that IRC clients and bots identify to
+(C{PRIVMSG NickServ :IDENTIFY password}): this front end answers for it.
 """
 
 # Commands a client may send before it has registered.
-_BEFORE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+_BEFORE_REGISTRATION = frozenset(
+    {"AUTHENTICATE", "CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"}
+)
 
 Handler = Callable[["IRCProtocol", Message], "defer.Deferred[object] | None"]
 COMMANDS: dict[str, Handler] = {}
@@ -110,7 +153,9 @@ class IRCProtocol(Connection, Protocol):
     One IRC client: registration with its capability negotiation, then commands.
 
     @ivar caps: the capabilities the client has enabled.
-    @ivar away: the client's away message, or C{""}.
+    @ivar away: the client's away message, or C{""}: the hub's (L{Hub.setAway}).
+    @ivar account: the account the client identified as, or L{None}: the hub's
+        (L{Hub.setAccount}).
     """
 
     factory: IRCFactory
@@ -125,12 +170,21 @@ class IRCProtocol(Connection, Protocol):
     _pingTimer: IDelayedCall | None = None
     _pingSent: float | None = None
     _batches = 0
+    _password: str | None = None
+    _saslChunks: list[str] | None = None  # while a SASL PLAIN exchange runs
 
     def __init__(self) -> None:
         Connection.__init__(self)
         self.caps: set[str] = set()
-        self.away = ""
         self.echo = False
+
+    @property
+    def hearsAway(self) -> bool:
+        return "away-notify" in self.caps
+
+    @property
+    def hearsAccounts(self) -> bool:
+        return "account-notify" in self.caps
 
     # Connection
 
@@ -286,16 +340,31 @@ class IRCProtocol(Connection, Protocol):
         """
         Queue C{message} for this client, after what it was already owed.
         """
-        if message.source is None:
-            message = Message(message.command, message.params, self.factory.name, message.tags)
-        data = b"".join(serialize(piece) for piece in fitted(message))
-        Connection.deliver(self, Wire(data))  # type: ignore[arg-type]
+        self.sendAll([message])
+
+    def sendAll(self, messages: list[Message]) -> None:
+        """
+        Queue C{messages} for this client, as one write: a reply of many lines (the welcome).
+        """
+        name = self.factory.name
+        lines = []
+        for message in messages:
+            if message.source is None:
+                message = Message(message.command, message.params, name, message.tags)
+            line = None if message.tags else serialize(message)
+            if line is None or len(line) > MAX_BODY:  # a line to cut: see fitted
+                line = b"".join(serialize(piece) for piece in fitted(message))
+            lines.append(line)
+        Connection.deliver(self, Wire(b"".join(lines)))  # type: ignore[arg-type]
 
     def numeric(self, code: str, *params: str) -> None:
         """
         Send numeric reply C{code} with C{params}, after the client's nick.
         """
-        self.send(Message(code, (self.target, *params)))
+        self.send(self._numeric(code, *params))
+
+    def _numeric(self, code: str, *params: str) -> Message:
+        return Message(code, (self.target, *params))
 
     def serverNotice(self, text: str) -> None:
         self.send(Message("NOTICE", (self.target, text)))
@@ -334,12 +403,19 @@ class IRCProtocol(Connection, Protocol):
         if sub == "LS":
             if not self._registered:
                 self._negotiating = True
-            self.send(Message("CAP", (self.target, "LS", " ".join(CAPABILITIES))))
+            version = message.params[1] if len(message.params) > 1 else ""
+            offered = self.factory.capabilities
+            if version.isdigit() and int(version) >= 302:  # values only for those who read them
+                offered = tuple("sasl=PLAIN" if cap == "sasl" else cap for cap in offered)
+            self.send(Message("CAP", (self.target, "LS", " ".join(offered))))
         elif sub == "LIST":
             self.send(Message("CAP", (self.target, "LIST", " ".join(sorted(self.caps)))))
         elif sub == "REQ":
             self._capRequest(message.params[1] if len(message.params) > 1 else "")
         elif sub == "END":
+            if self._saslChunks is not None:
+                self._saslChunks = None
+                self.numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
             if self._negotiating:
                 self._negotiating = False
                 return self._tryRegistration()
@@ -350,8 +426,9 @@ class IRCProtocol(Connection, Protocol):
     def _capRequest(self, request: str) -> None:
         """
         Enable or disable (C{-cap}) every capability in C{request}, or none of them.
-        C{server-time} chooses the client's fanout, which cannot change once it is a member
-        of the hub: after registration, a request that would change it is refused.
+        C{server-time} and C{account-tag} choose the client's fanout, which cannot change
+        once it is a member of the hub: after registration, a request that would change it
+        is refused.
         """
         if not self._registered:
             self._negotiating = True
@@ -361,11 +438,11 @@ class IRCProtocol(Connection, Protocol):
         for name in names:
             off = name.startswith("-")
             cap = name[1:] if off else name
-            if cap not in CAPABILITIES:
+            if cap not in self.factory.capabilities:
                 ok = False
                 break
             (wanted.discard if off else wanted.add)(cap)
-        if ok and self._registered and ("server-time" in wanted) != ("server-time" in self.caps):
+        if ok and self._registered and any((cap in wanted) != (cap in self.caps) for cap in _FANOUT_CAPABILITIES):
             ok = False
         if not ok:
             self.send(Message("CAP", (self.target, "NAK", request)))
@@ -373,14 +450,146 @@ class IRCProtocol(Connection, Protocol):
         self.caps = wanted
         self.echo = "echo-message" in wanted
         if not self._registered:
-            self.fanout = self.factory.timed if "server-time" in wanted else self.factory.plain
+            self.fanout = self.factory.fanoutFor(wanted)
         self.send(Message("CAP", (self.target, "ACK", request)))
 
-    @_command("PASS")
+    # Accounts: PASS, SASL PLAIN, NickServ
+
+    @_command("PASS", 1)
     def _pass(self, message: Message) -> None:
         """
-        The server has no passwords; a client that sends one is let in all the same.
+        The password of the nick the client registers with, if that nick is registered
+        (L{_tryRegistration}); the server has no password of its own, so any other is
+        ignored.  Never logged.
         """
+        if self._registered:
+            self.numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")
+            return
+        self._password = message.params[0]
+
+    def _identify(self, nick: str, password: str) -> defer.Deferred[str]:
+        """
+        Identify as the owner of C{nick} with C{password}, as the line protocol's
+        C{/identify} does, with the same limits on wrong passwords; the result is the
+        account's nick.  A client gone meanwhile is forgotten again.
+        """
+        accounts = self.factory.hub.accounts
+        if accounts is None:
+            return defer.fail(AccountError("This server keeps no accounts"))
+
+        def answered(result: object) -> object:
+            if self.closing:
+                accounts.forget(self)
+            return result
+
+        return accounts.identify(self, nick, password, self.host or "").addBoth(answered)
+
+    def _loggedIn(self, account: str) -> None:
+        self.numeric(N.RPL_LOGGEDIN, userMask(self.target), account, f"You are now logged in as {account}")
+
+    @_command("AUTHENTICATE", 1)
+    def _authenticate(self, message: Message) -> defer.Deferred[object] | None:
+        """
+        SASL (IRCv3 C{sasl}), with the one mechanism C{PLAIN}: C{AUTHENTICATE PLAIN}, then
+        the base64 of C{authzid NUL authcid NUL password} in chunks of 400 (one shorter, or
+        C{+}, ends it); C{AUTHENTICATE *} aborts.
+        """
+        data = message.params[0]
+        if "sasl" not in self.caps:
+            self.numeric(N.ERR_SASLFAIL, "SASL authentication failed: enable the sasl capability first")
+            return None
+        if self.account is not None:
+            self.numeric(N.ERR_SASLALREADY, "You have already authenticated using SASL")
+            return None
+        if data == "*":
+            self._saslChunks = None
+            self.numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
+            return None
+        chunks = self._saslChunks
+        if chunks is None:
+            if data.upper() != "PLAIN":
+                self.numeric(N.RPL_SASLMECHS, "PLAIN", "are available SASL mechanisms")
+                self.numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+                return None
+            self._saslChunks = []
+            self.send(Message("AUTHENTICATE", ("+",)))
+            return None
+        if len(data) > SASL_CHUNK or sum(map(len, chunks)) + len(data) > SASL_MAX:
+            self._saslChunks = None
+            self.numeric(N.ERR_SASLTOOLONG, "SASL message too long")
+            return None
+        if data != "+":
+            chunks.append(data)
+        if len(data) == SASL_CHUNK:
+            return None  # more to come
+        self._saslChunks = None
+        try:
+            authzid, authcid, password = b64decode("".join(chunks), validate=True).decode("utf-8").split("\0")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            self.numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+            return None
+        if not authcid or (authzid and foldNick(authzid) != foldNick(authcid)):
+            self.numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+            return None
+
+        def succeeded(account: str) -> None:
+            self._loggedIn(account)
+            self.numeric(N.RPL_SASLSUCCESS, "SASL authentication successful")
+
+        def failed(failure: Failure) -> None:
+            failure.trap(ChatError)
+            if failure.check(AccountLocked):
+                self.serverNotice(str(failure.value))
+            self.numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+
+        return self._identify(authcid, password).addCallbacks(succeeded, failed)
+
+    def _nickServ(self, text: str) -> defer.Deferred[object] | None:
+        """
+        What a client tells L{NICKSERV}: C{IDENTIFY [nick] password} or C{REGISTER password},
+        the line protocol's C{/identify} and C{/register}.  Answered by notices from
+        NickServ; never echoed, never logged.
+        """
+        command, _, argument = text.strip().partition(" ")
+        command = command.upper()
+        words = argument.split()
+        hub = self.factory.hub
+        if hub.accounts is None:
+            self._fromNickServ("This server keeps no accounts")
+            return None
+        if command == "IDENTIFY" and 1 <= len(words) <= 2:
+            nick, password = words if len(words) == 2 else (self.nick, words[0])
+
+            def identified(account: str) -> defer.Deferred[None] | None:
+                self._fromNickServ(f"You are now identified as {account}")
+                self._loggedIn(account)
+                if account != self.nick:
+                    return hub.rename(self, account).addErrback(self._refused, account)
+                return None
+
+            return self._identify(nick, password).addCallbacks(identified, self._nickServRefused)
+        if command == "REGISTER" and len(words) in (1, 2):  # a second word: an e-mail address, unused
+            nick = self.nick
+
+            def registered(_: None) -> None:
+                self._fromNickServ(f"{nick} is registered; identify with IDENTIFY {nick} PASSWORD next time")
+                self._loggedIn(nick)
+
+            try:
+                registering = hub.accounts.register(self, nick, words[0])
+            except ChatError as e:
+                self._fromNickServ(str(e))
+                return None
+            return registering.addCallbacks(registered, self._nickServRefused)
+        self._fromNickServ("Commands: IDENTIFY [NICK] PASSWORD, REGISTER PASSWORD")
+        return None
+
+    def _nickServRefused(self, failure: Failure) -> None:
+        failure.trap(ChatError)
+        self._fromNickServ(str(failure.value))
+
+    def _fromNickServ(self, text: str) -> None:
+        self.send(Message("NOTICE", (self.nick, text), f"{NICKSERV}!{NICKSERV}@services"))
 
     @_command("NICK")
     def _nickCommand(self, message: Message) -> defer.Deferred[object] | None:
@@ -422,6 +631,27 @@ class IRCProtocol(Connection, Protocol):
             return None
         self._registering = True
         nick = self._wantNick
+        accounts = self.factory.hub.accounts
+        password, self._password = self._password, None
+        if (
+            password is not None
+            and accounts is not None
+            and self.account is None
+            and foldNick(nick) in accounts.registered
+        ):
+            # The nick's password: identify first, as Ergo does; a wrong one leaves the
+            # client unidentified, refused the nick as anyone else would be.
+            def wrong(failure: Failure) -> None:
+                failure.trap(ChatError)
+                self.numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
+
+            identifying = self._identify(nick, password).addCallbacks(self._loggedIn, wrong)
+            return identifying.addCallback(lambda _: self._connect(nick))
+        return self._connect(nick)
+
+    def _connect(self, nick: str) -> defer.Deferred[object] | None:
+        if self.closing:
+            return None
         return self.factory.hub.connect(self, nick).addCallbacks(
             self._welcome, self._notRegistered, errbackArgs=(nick,)
         )
@@ -430,6 +660,10 @@ class IRCProtocol(Connection, Protocol):
         self._registering = False
         self._wantNick = ""
         self.nick = ""
+        if failure.check(ServerBanned):
+            self.refuse(failure.value, nick)
+            self.drop(str(failure.value))
+            return
         if failure.check(ChatError):
             self.refuse(failure.value, nick)
             return
@@ -442,41 +676,51 @@ class IRCProtocol(Connection, Protocol):
         self._registered = True
         factory = self.factory
         # No log line for a connect, as for the line front end: one per connection end.
-        self.numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}")
-        self.numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}")
-        self.numeric(N.RPL_CREATED, f"This server was created {factory.created}")
-        self.numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt")
-        self.numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server")
-        self._lusers()
-        self._motd()
+        # One write for the whole welcome: a connect storm sends ten thousand of them.
+        numeric = self._numeric
+        self.sendAll(
+            [
+                numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}"),
+                numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}"),
+                numeric(N.RPL_CREATED, f"This server was created {factory.created}"),
+                numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt"),
+                numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server"),
+                *self._lusers(),
+                *self._motd(),
+            ]
+        )
 
-    def _lusers(self) -> None:
+    def _lusers(self) -> list[Message]:
         hub = self.factory.hub
-        users = len(hub.members())
+        users = hub.memberCount
         local = len(self.factory.gate.connections)
-        self.numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
-        self.numeric(N.RPL_LUSEROP, "0", "operator(s) online")
-        self.numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)")
-        self.numeric(N.RPL_LUSERCHANNELS, str(len(hub.rooms())), "channels formed")
-        self.numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers")
+        numeric = self._numeric
+        return [
+            numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers"),
+            numeric(N.RPL_LUSEROP, "0", "operator(s) online"),
+            numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)"),
+            numeric(N.RPL_LUSERCHANNELS, str(hub.roomCount), "channels formed"),
+            numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers"),
+        ]
 
-    def _motd(self) -> None:
+    def _motd(self) -> list[Message]:
         factory = self.factory
+        numeric = self._numeric
         if not factory.motd:
-            self.numeric(N.ERR_NOMOTD, "MOTD File is missing")
-            return
-        self.numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - ")
-        for line in factory.motd:
-            self.numeric(N.RPL_MOTD, f"- {line}")
-        self.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
+            return [numeric(N.ERR_NOMOTD, "MOTD File is missing")]
+        return [
+            numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - "),
+            *(numeric(N.RPL_MOTD, f"- {line}") for line in factory.motd),
+            numeric(N.RPL_ENDOFMOTD, "End of /MOTD command."),
+        ]
 
     @_command("LUSERS")
     def _lusersCommand(self, message: Message) -> None:
-        self._lusers()
+        self.sendAll(self._lusers())
 
     @_command("MOTD")
     def _motdCommand(self, message: Message) -> None:
-        self._motd()
+        self.sendAll(self._motd())
 
     @_command("PING", 1)
     def _ping(self, message: Message) -> None:
@@ -516,6 +760,16 @@ class IRCProtocol(Connection, Protocol):
             self.numeric(N.ERR_NOTONCHANNEL, error.room, "You're not on that channel")
         elif isinstance(error, InvalidText):
             self.fail(command, "INVALID_TEXT", str(error), *((subject,) if subject else ()))
+        elif isinstance(error, NotRoomOperator):
+            self.numeric(N.ERR_CHANOPRIVSNEEDED, error.room, "You're not channel operator")
+        elif isinstance(error, Banned):
+            self.numeric(N.ERR_BANNEDFROMCHAN, error.room, f"Cannot join channel (+b): {error}")
+        elif isinstance(error, Muted):
+            self.numeric(N.ERR_CANNOTSENDTOCHAN, error.room, str(error))
+        elif isinstance(error, NotServerOperator):
+            self.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        elif isinstance(error, ServerBanned):
+            self.numeric(N.ERR_YOUREBANNEDCREEP, str(error))
         else:
             self.serverNotice(str(error))
 
@@ -546,8 +800,6 @@ class IRCProtocol(Connection, Protocol):
                 continue
             finally:
                 self._joining = None
-            if self.away and not 0 < hub.bigRoom <= len(room.members):
-                self._tellAway(room.members)
             topics = [event for event in held if isinstance(event, events.Topic)]
             for topic in topics:
                 self.numeric(N.RPL_TOPIC, topic.room, topic.topic)
@@ -612,7 +864,10 @@ class IRCProtocol(Connection, Protocol):
         except ChatError:
             room = None
         if room is not None:
-            nicks = sorted((member.nick for member in room.members), key=foldNick)
+            nicks = sorted(
+                (moderation.sigil(self, member, room.name) + member.nick for member in room.members),
+                key=lambda nick: foldNick(nick.lstrip("~@")),
+            )
             line: list[str] = []
             length = 0
             for nick in nicks:
@@ -659,10 +914,8 @@ class IRCProtocol(Connection, Protocol):
                 return
             if not changes:
                 self.numeric(N.RPL_CHANNELMODEIS, room.name, "+nt")
-            elif changes.lstrip("+") == "b":
-                self.numeric(N.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
             else:
-                self.numeric(N.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+                moderation.channelMode(self, room, changes, list(message.params[2:]))
             return
         if foldNick(target) != foldNick(self.nick):
             self.numeric(N.ERR_USERSDONTMATCH, "Cant change mode for other users")
@@ -685,6 +938,7 @@ class IRCProtocol(Connection, Protocol):
             members = [] if room is None else sorted(room.members, key=lambda m: foldNick(m.nick))
             channel = mask if room is None else room.name
         else:
+            room = None
             try:
                 members = [hub.find(mask)]
             except ChatError:
@@ -692,6 +946,8 @@ class IRCProtocol(Connection, Protocol):
             channel = "*"
         for member in members:
             here = "G" if getattr(member, "away", "") else "H"
+            if room is not None:
+                here += moderation.sigil(self, member, room.name)
             self.numeric(
                 N.RPL_WHOREPLY, channel, member.nick, HOST, self.factory.name, member.nick, here, f"0 {member.nick}"
             )
@@ -712,6 +968,9 @@ class IRCProtocol(Connection, Protocol):
             if rooms:
                 self.numeric(N.RPL_WHOISCHANNELS, nick, rooms)
             self.numeric(N.RPL_WHOISSERVER, nick, self.factory.name, f"{self.factory.name} chat server")
+            account = getattr(member, "account", None)
+            if account is not None:
+                self.numeric(N.RPL_WHOISACCOUNT, nick, account, "is logged in as")
             away = getattr(member, "away", "")
             if away:
                 self.numeric(N.RPL_AWAY, nick, away)
@@ -741,58 +1000,27 @@ class IRCProtocol(Connection, Protocol):
 
     @_command("AWAY")
     def _away(self, message: Message) -> None:
-        away = message.params[0] if message.params else ""
-        if away:
-            try:
-                checkText(away)
-            except InvalidText as e:
-                self.refuse(e, command="AWAY")
-                return
-        changed = away != self.away
-        self.away = away
-        if away:
+        """
+        Away is the hub's: line and web users, and the users of other servers, see it too.
+        """
+        try:
+            self.factory.hub.setAway(self, message.params[0] if message.params else "")
+        except ChatError as e:
+            self.refuse(e, command="AWAY")
+            return
+        if self.away:
             self.numeric(N.RPL_NOWAWAY, "You have been marked as being away")
         else:
             self.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
-        if changed:
-            hub = self.factory.hub
-            peers: dict[object, None] = {}
-            for room in hub.roomsOf(self):
-                peers.update(room.members)
-            self._tellAway(peers)
-
-    def _tellAway(self, members: Iterable[object]) -> None:
-        """
-        Tell those of C{members} that are IRC clients with C{away-notify} (this one aside)
-        that this client is now away, or back: C{AWAY :text}, or C{AWAY} alone.  The hub
-        knows nothing of away: it is this front end's, so line users and the users of other
-        servers of a cluster do not hear of it.
-        """
-        message = Message("AWAY", (self.away,) if self.away else (), userMask(self.nick))
-        forms: dict[bool, Wire] = {}
-        for member in members:
-            if (
-                member is self
-                or not isinstance(member, IRCProtocol)
-                or "away-notify" not in member.caps
-                or member.closing
-            ):
-                continue
-            timed = "server-time" in member.caps
-            wire = forms.get(timed)
-            if wire is None:
-                tagged = message
-                if timed:
-                    tags = {"time": timeTag(self.gate.clock.seconds())}
-                    tagged = Message(message.command, message.params, message.source, tags)
-                wire = forms[timed] = Wire(serialize(fitted(tagged)[0]))
-            member.deliver(wire)  # type: ignore[arg-type]
 
     # Messages
 
     @_command("PRIVMSG")
-    def _privmsg(self, message: Message) -> None:
+    def _privmsg(self, message: Message) -> defer.Deferred[object] | None:
+        if len(message.params) > 1 and foldNick(message.params[0]) == "nickserv":
+            return self._nickServ(message.params[1])
         self._send(message, notice=False)
+        return None
 
     @_command("NOTICE")
     def _notice(self, message: Message) -> None:
@@ -859,7 +1087,10 @@ class IRCFactory(ServerFactory):
     @ivar motd: lines of the message of the day.
     @ivar pingInterval: seconds of silence from a client after which it is pinged.
     @ivar pingTimeout: seconds a pinged client has to answer before it is dropped.
-    @ivar plain: the fanout of clients without C{server-time}; C{timed}, of those with it.
+    @ivar plain: the fanout of clients without C{server-time} and C{account-tag}; C{timed},
+        of those with C{server-time} alone; L{fanoutFor}, of any client.
+    @ivar capabilities: those this server offers: L{CAPABILITIES}, less those about accounts
+        if it keeps none.
     """
 
     protocol = IRCProtocol
@@ -880,8 +1111,19 @@ class IRCFactory(ServerFactory):
         self.motd = motd
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
-        self.plain = BatchFanout(gate.clock, encoder(gate.clock, False, name))
-        self.timed = BatchFanout(gate.clock, encoder(gate.clock, True, name))
+        self._fanouts = {
+            (timed, tagged, extended): BatchFanout(
+                gate.clock, self._encoder(gate.clock, name, timed, tagged, extended)
+            )
+            for timed in (False, True)
+            for tagged in (False, True)
+            for extended in (False, True)
+        }
+        self.plain = self._fanouts[False, False, False]
+        self.timed = self._fanouts[True, False, False]
+        self.capabilities = tuple(
+            cap for cap in CAPABILITIES if hub.accounts is not None or cap not in ACCOUNT_CAPABILITIES
+        )
         self.created = timeTag(gate.clock.seconds())
         self.isupport = (
             "CASEMAPPING=rfc1459",
@@ -889,8 +1131,33 @@ class IRCFactory(ServerFactory):
             f"NICKLEN={NICK_MAX_LENGTH}",
             f"CHANNELLEN={ROOM_MAX_LENGTH}",
             f"TOPICLEN={TOPIC_MAX_LENGTH}",
+            f"AWAYLEN={AWAY_MAX_LENGTH}",
             "CHANLIMIT=#:",
-            "PREFIX=(o)@",
+            moderation.PREFIX,
             f"NETWORK={name.replace(' ', '-')}",
             "UTF8ONLY",
         )
+
+    def _encoder(
+        self, clock: IReactorTime, name: str, timed: bool, tagged: bool, extended: bool
+    ) -> Callable[[events.Event], bytes]:
+        """
+        How the events of a fanout's clients look: with C{server-time} if C{timed}, with
+        C{account-tag} if C{tagged}, with C{extended-join} if C{extended}.  Those without the
+        last two never pay for them.
+        """
+        encode = encoder(clock, timed, name)
+        if tagged:
+            encode = tagAccounts(encode, self.hub.accountOf)
+        if extended:
+            encode = extendJoins(encode, self.hub.accountOf)
+        return encode
+
+    def fanoutFor(self, caps: set[str]) -> BatchFanout:
+        """
+        The fanout of a client with the capabilities C{caps}.
+        """
+        return self._fanouts["server-time" in caps, "account-tag" in caps, "extended-join" in caps]
+
+for _name, (_minParams, _handler) in moderation.COMMANDS.items():
+    _command(_name, _minParams)(_handler)

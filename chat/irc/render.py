@@ -3,8 +3,8 @@ How hub events look on the IRC wire: L{encoder} makes the function that a front 
 L{chat.fanout.BatchFanout} renders every event with, once for all the connections that see it
 the same way.
 
-The lines of a room are the same for every IRC client in it, save for the C{server-time} tag,
-so the IRC front end has two fanouts, one per kind of client.  Replies that name their
+The lines of a room are the same for every IRC client in it, save for the C{server-time} and
+C{account} tags, so the IRC front end has a fanout per kind of client (L{tagAccounts}).  Replies that name their
 recipient (numerics, server notices) are rendered by the connection itself and handed to the
 fanout as L{Wire}, so that they keep their place among the room's lines.
 """
@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from functools import singledispatch
 
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
-from chat.irc.message import MAX_BODY, Message, serialize
+from chat.irc.message import MAX_BODY, Message, escapeTag, serialize
+from chat.moderation import describe
 
 HOST = "chat"
 """
@@ -116,6 +118,38 @@ def _nickChanged(event: events.NickChanged) -> Message:
 @toMessage.register
 def _topicChanged(event: events.TopicChanged) -> Message:
     return Message("TOPIC", (event.room, event.topic), userMask(event.nick))
+
+
+# Moderation actions that are channel modes on IRC: the mode letter, and whether it is set.
+_MODES = {
+    "op": "+o", "deop": "-o", "ban": "+b", "unban": "-b", "claim": "+q", "lock": "+t",
+    "unlock": "-t",
+}
+
+
+@toMessage.register
+def _moderated(event: events.Moderated) -> Message:
+    """
+    A kick as C{KICK}, what IRC has a channel mode for as C{MODE}, the rest as a C{NOTICE}
+    in English.  What lapsed by itself comes from the server (no source).
+    """
+    source = userMask(event.by) if event.by else None
+    if event.action == "kick":
+        return Message("KICK", (event.room, event.target, event.reason or event.by), source)
+    mode = _MODES.get(event.action)
+    if mode is not None and event.room:
+        if event.action in ("lock", "unlock"):
+            return Message("MODE", (event.room, mode), source)
+        return Message("MODE", (event.room, mode, event.target), source)
+    return Message("NOTICE", (event.room or "*", describe(event)), source)
+@toMessage.register
+def _awayChanged(event: events.AwayChanged) -> Message:
+    return Message("AWAY", (event.away,) if event.away else (), userMask(event.nick))
+
+
+@toMessage.register
+def _accountChanged(event: events.AccountChanged) -> Message:
+    return Message("ACCOUNT", (event.account or "*",), userMask(event.nick))
 
 
 def splitText(text: str, size: int) -> list[str]:
@@ -264,3 +298,62 @@ def encoder(
         return b"".join(serialize(piece) for piece in pieces)
 
     return encode
+
+
+# Who did what an event tells, for its C{account} tag: a line replayed from history is left
+# untagged (its speaker's account then is not known), as is a quit (the member is gone).
+_ACTORS: dict[type, Callable[[Any], str]] = {
+    events.Said: lambda event: event.nick,
+    events.PrivateMessage: lambda event: event.sender,
+    events.Joined: lambda event: event.nick,
+    events.Left: lambda event: event.nick,
+    events.NickChanged: lambda event: event.new,
+    events.TopicChanged: lambda event: event.nick,
+    events.AwayChanged: lambda event: event.nick,
+}
+
+
+def tagAccounts(
+    encode: Callable[[events.Event], bytes], accountOf: Callable[[str], str | None]
+) -> Callable[[events.Event], bytes]:
+    """
+    C{encode}, for the clients with the C{account-tag} capability: what an identified user
+    does is tagged with its account, C{accountOf} its nick.  The others' fanouts never call
+    this: a line costs them nothing more.
+    """
+
+    def encodeTagged(event: events.Event) -> bytes:
+        data = encode(event)
+        actor = _ACTORS.get(type(event))
+        account = None if actor is None else accountOf(actor(event))
+        if account is None:
+            return data
+        tag = b"account=" + escapeTag(account).encode("utf-8")
+        return b"".join(
+            (b"@" + tag + b";" + line[1:] if line.startswith(b"@") else b"@" + tag + b" " + line) + b"\r\n"
+            for line in data.split(b"\r\n")[:-1]
+        )
+
+    return encodeTagged
+
+
+def extendJoins(
+    encode: Callable[[events.Event], bytes], accountOf: Callable[[str], str | None]
+) -> Callable[[events.Event], bytes]:
+    """
+    C{encode}, for the clients with the C{extended-join} capability: a C{JOIN} also says the
+    joiner's account (C{*} for none) and real name (its nick, as C{WHO} says).
+    """
+
+    def encodeExtended(event: events.Event) -> bytes:
+        if type(event) is not events.Joined:
+            return encode(event)
+        account = accountOf(event.nick) or "*"
+        source = userMask(event.nick)
+        extended = Message("JOIN", (event.room, account, event.nick), source)
+        plain = encode(event)
+        # The line as C{encode} wrote it (tags and all), its message replaced.
+        head, _, _ = plain.partition(b":" + source.encode("utf-8") + b" JOIN ")
+        return head + serialize(extended)
+
+    return encodeExtended

@@ -8,6 +8,7 @@ nor sockets, and answers through L{Member.deliver}.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,11 +16,15 @@ from typing import Protocol
 from twisted.internet import defer
 
 from chat import events
-from chat.accounts import Accounts
-from chat.errors import ChatError, tellRefusal
+from chat.accounts import accountsOf as _accounts
+from chat.accounts import identifyAndTake, registerNick
+from chat.errors import ChatError, NotServerOperator, tellRefusal
+from chat.gate import Gate
 from chat.hub import Hub, Member
+from chat.moderation import parseDuration
+from chat.stats import report
 from chat.names import foldNick
-from chat.store.interface import MAX_HISTORY
+from chat.store.interface import MAX_HISTORY, Rule
 
 
 class LineClient(Member, Protocol):
@@ -29,6 +34,8 @@ class LineClient(Member, Protocol):
 
     room: str
     host: str | None
+    gate: Gate
+    closing: bool
 
     def close(self, reason: str) -> None:
         """
@@ -108,13 +115,34 @@ def _msg(hub: Hub, client: LineClient, argument: str) -> None:
     if not text.strip():
         raise ChatError(f"Usage: {COMMANDS['msg'].usage}")
     hub.message(client, nick, text.strip())
+    _tellIfAway(hub, client, nick)
+
+
+def _tellIfAway(hub: Hub, client: LineClient, nick: str) -> None:
+    """
+    Tell C{client}, who just sent C{nick} a private message, that C{nick} is away, if it is.
+    """
+    recipient = hub.find(nick)
+    away = getattr(recipient, "away", "")
+    if away:
+        _notice(client, f"{recipient.nick} is away: {away}")
+
+
+@_command("/away [MESSAGE]", "mark yourself away, saying MESSAGE; without one, back")
+def _away(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.setAway(client, argument)
+    if argument:
+        _notice(client, f"You are marked as away: {argument}")
+    else:
+        _notice(client, "You are no longer marked as away")
 
 
 @_command("/join ROOM", "leave your room for ROOM, creating it if need be", needsArgument=True)
 def _join(hub: Hub, client: LineClient, argument: str) -> None:
     old = client.room
     client.room = hub.join(client, argument).name
-    hub.part(client, old)
+    if client.room != old and any(room.name == old for room in hub.roomsOf(client)):
+        hub.part(client, old)  # unless kicked out of it
 
 
 @_command("/rooms", "list the rooms with their member counts and topics")
@@ -167,23 +195,15 @@ def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None
     return hub.history(client, room, limit).addCallback(show)
 
 
-def _accounts(hub: Hub) -> Accounts:
-    if hub.accounts is None:
-        raise ChatError("This server keeps no accounts")
-    return hub.accounts
-
-
 # The account commands take passwords: they are never echoed or logged (see docs/security.md).
 
 
 @_command("/register PASSWORD", "register your nick, with PASSWORD", needsArgument=True)
 def _register(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
-    nick = client.nick
-
-    def registered(_: None) -> None:
+    def registered(nick: str) -> None:
         _notice(client, f"{nick} is registered; /identify {nick} PASSWORD to take it next time")
 
-    return _accounts(hub).register(client, nick, argument).addCallback(registered)
+    return registerNick(hub, client, argument).addCallback(registered)
 
 
 @_command("/identify [NICK] PASSWORD", "log in as NICK (or your nick) and take it", needsArgument=True)
@@ -191,16 +211,7 @@ def _identify(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[Non
     nick, _, password = argument.partition(" ")
     if not password.strip():
         nick, password = client.nick, argument
-    password = password.strip()
-
-    def identified(owned: str) -> defer.Deferred[None] | None:
-        _notice(client, f"You are identified as {owned}")
-        if owned != client.nick:
-            return hub.rename(client, owned)
-        return None
-
-    accounts = _accounts(hub)
-    return accounts.identify(client, nick, password, client.host or "").addCallback(identified)
+    return identifyAndTake(hub, client, nick, password.strip(), client.host or "")
 
 
 @_command("/password OLD NEW", "change your account's password", needsArgument=True)
@@ -216,6 +227,168 @@ def _password(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[Non
 def _unregister(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
     forgetting = _accounts(hub).unregister(client, argument, client.host or "")
     return forgetting.addCallback(lambda nick: _notice(client, f"{nick} is no longer registered"))
+
+
+# Moderation (see chat/moderation.py and docs/security.md): each acts on your current room.
+
+
+def _words(argument: str, usage: str) -> tuple[str, str]:
+    """
+    The first word of C{argument}, and the rest.
+    """
+    first, _, rest = argument.partition(" ")
+    if not first:
+        raise ChatError(f"Usage: {usage}")
+    return first, rest.strip()
+
+
+def _durationFirst(rest: str) -> tuple[float, str]:
+    """
+    A leading duration (C{10m}, C{2h}, C{7d}) of C{rest}, if any, and what follows it.
+    """
+    word, _, after = rest.partition(" ")
+    duration = parseDuration(word) if word else None
+    if duration is None:
+        return 0.0, rest
+    return duration, after.strip()
+
+
+@_command("/claim", "become the owner of your room, if it has none (identified users)")
+def _claim(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.claim(client, client.room)
+
+
+@_command("/op NICK", "make NICK (identified) an operator of your room (owners, operators)", needsArgument=True)
+def _op(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.op(client, client.room, argument.split()[0])
+
+
+@_command("/deop NICK", "take operator from NICK in your room", needsArgument=True)
+def _deop(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.op(client, client.room, argument.split()[0], add=False)
+
+
+@_command("/kick NICK [REASON]", "put NICK out of your room (operators)", needsArgument=True)
+def _kick(hub: Hub, client: LineClient, argument: str) -> None:
+    nick, reason = _words(argument, COMMANDS["kick"].usage)
+    hub.moderation.kick(client, client.room, nick, reason)
+
+
+@_command(
+    "/ban MASK [DURATION] [REASON]",
+    "keep MASK (NICK, account:NAME, an address or network) out of your room, for DURATION "
+    "(30s, 10m, 2h, 7d, 1w) or for good (operators)",
+    needsArgument=True,
+)
+def _ban(hub: Hub, client: LineClient, argument: str) -> None:
+    mask, rest = _words(argument, COMMANDS["ban"].usage)
+    duration, reason = _durationFirst(rest)
+    hub.moderation.ban(client, client.room, mask, duration, reason)
+
+
+@_command("/unban MASK", "lift a ban in your room (operators)", needsArgument=True)
+def _unban(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.unban(client, client.room, argument.split()[0])
+
+
+def _listBans(client: LineClient, where: str, rules: list[Rule]) -> None:
+    if not rules:
+        _notice(client, f"No bans in {where}")
+        return
+    _notice(client, f"Bans in {where}:")
+    for rule in rules:
+        until = (
+            f" until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(rule.until))}"
+            if rule.until
+            else ""
+        )
+        reason = f" ({rule.reason})" if rule.reason else ""
+        _notice(client, f"{rule.target} by {rule.by}{until}{reason}")
+
+
+@_command("/bans", "list the bans of your room")
+def _bans(hub: Hub, client: LineClient, argument: str) -> None:
+    _listBans(client, client.room, hub.moderation.bans(client.room))
+
+
+@_command("/mute NICK [DURATION]", "nobody hears NICK in your room, for DURATION or for good (operators)", needsArgument=True)
+def _mute(hub: Hub, client: LineClient, argument: str) -> None:
+    who, rest = _words(argument, COMMANDS["mute"].usage)
+    duration, extra = _durationFirst(rest)
+    if extra:
+        raise ChatError(f"Usage: {COMMANDS['mute'].usage}")
+    hub.moderation.mute(client, client.room, who, duration)
+
+
+@_command("/unmute NICK", "let NICK be heard in your room again (operators)", needsArgument=True)
+def _unmute(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.unmute(client, client.room, argument.split()[0])
+
+
+@_command("/lock topic", "only operators may set your room's topic (operators)", needsArgument=True)
+def _lock(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.lock(client, client.room, argument)
+
+
+@_command("/unlock topic", "anyone in your room may set its topic again (operators)", needsArgument=True)
+def _unlock(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.lock(client, client.room, argument, add=False)
+
+
+@_command("/kill NICK [REASON]", "disconnect NICK (server operators)", needsArgument=True)
+def _kill(hub: Hub, client: LineClient, argument: str) -> None:
+    nick, reason = _words(argument, COMMANDS["kill"].usage)
+    hub.moderation.kill(client, nick, reason)
+
+
+@_command("/gban MASK [DURATION] [REASON]", "ban MASK from the whole server (server operators)", needsArgument=True)
+def _gban(hub: Hub, client: LineClient, argument: str) -> None:
+    mask, rest = _words(argument, COMMANDS["gban"].usage)
+    duration, reason = _durationFirst(rest)
+    hub.moderation.gban(client, mask, duration, reason)
+
+
+@_command("/ungban MASK", "lift a server ban (server operators)", needsArgument=True)
+def _ungban(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.ungban(client, argument.split()[0])
+
+
+@_command("/gbans", "list the server bans (server operators)")
+def _gbans(hub: Hub, client: LineClient, argument: str) -> None:
+    if not hub.moderation.isOper(client):
+        raise NotServerOperator()
+    _listBans(client, "the server", hub.moderation.bans("", server=True))
+
+
+@_command("/wall TEXT", "tell everyone on the server TEXT (server operators)", needsArgument=True)
+def _wall(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.wall(client, argument)
+
+
+@_command("/stats", "connections, rooms, lines per second, memory (server operators)")
+def _stats(hub: Hub, client: LineClient, argument: str) -> None:
+    if not hub.moderation.isOper(client):
+        raise NotServerOperator()
+    gate = client.gate
+    rate = hub.moderation.lineRate.read(gate.clock.seconds(), gate.stats.linesIn)
+    for line in report(gate.connections, gate.stats, len(hub.rooms()), len(hub.members()), rate):
+        _notice(client, line)
+
+
+@_command("/ignore [NICK]", "stop hearing NICK (kept with your account); alone: list whom you ignore")
+def _ignore(hub: Hub, client: LineClient, argument: str) -> None:
+    if not argument:
+        ignoring = hub.moderation.ignoring(client)
+        _notice(client, f"You ignore: {' '.join(ignoring)}" if ignoring else "You ignore nobody")
+        return
+    mask = hub.moderation.ignore(client, argument.split()[0])
+    _notice(client, f"You ignore {mask} now")
+
+
+@_command("/unignore NICK", "hear NICK again", needsArgument=True)
+def _unignore(hub: Hub, client: LineClient, argument: str) -> None:
+    hub.moderation.ignore(client, argument.split()[0], add=False)
+    _notice(client, f"You hear {argument.split()[0]} again")
 
 
 @_command("/help [COMMAND]", "list the commands, or explain COMMAND")

@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.connection import Connection
+from chat.errors import ChatError, ServerBanned
 from chat.fanout import BatchFanout, takeOutput
 from chat.gate import Gate
 from chat.hub import Hub
@@ -57,51 +58,38 @@ class LineProtocol(Connection, LineReceiver):
         L{chat.line.packets}); known from its first message.
     """
 
-    factory: LineFactory
-    room = ""
-    _nick = ""
-    _reader: LineReader | None = None
-    _sawInput = False
-    _firstInput: FirstInput | None = None
-    _decided = False
-    _telnet: TelnetInput | None = None
-    _hinted = False
-    _entry: defer.Deferred[None] | None = None
-    _entered: defer.Deferred[None] | None = None
-    packets = False
+    # Slots (see L{Connection}): ten thousand idle connections each save a dict.
+    __slots__ = (
+        "factory",
+        "connected",
+        "transport",
+        "room",
+        "packets",
+        "_reader",
+        "_entered",
+        "_nick",
+        "_sawInput",
+        "_firstInput",
+        "_decided",
+        "_telnet",
+        "_hinted",
+    )
 
     def __init__(self) -> None:
         Connection.__init__(self)
-        # Every attribute a connection ever has, set here, in one order: instances that add
-        # their keys in the same order share them (PEP 412), which saves over half a kilobyte
-        # for each of ten thousand idle connections.
         self.factory: LineFactory | None = None
         self.connected = 0
         self.transport = None
-        self.gate = None
-        self.fanout = None
-        self.peer = ""
-        self.host = None
-        self.lastActive = 0.0
-        self.countedHost = None
-        self._reader = None
-        self._entered = None
-        self._entry = None
-        self._sendQueue = None
-        self._nick = ""
         self.room = ""
-        self._sawInput = False
-        self._firstInput = None
-        self._decided = False
         self.packets = False
-        self._notedAt = float("-inf")
-        self._unnoted = 0
-        self._telnet = None
+        self._reader: LineReader | None = None
+        self._entered = False
+        self._nick = ""
+        self._sawInput = False
+        self._firstInput: FirstInput | None = None
+        self._decided = False
+        self._telnet: TelnetInput | None = None
         self._hinted = False
-        self.closeReason = ""
-        self._closeTimer = None
-        self._aborted = False
-        self._ended = False
 
     # Connection
 
@@ -111,33 +99,28 @@ class LineProtocol(Connection, LineReceiver):
             return
         self._reader = LineReader(self, factory.gate.clock, factory.gate.limits, factory.maxLine)
         # Until the client is in, its input waits, still read (its first bytes let it in).
-        self._entered = defer.Deferred()
-        self._reader.waitFor(self._entered, pause=False)
-        self._entry = factory.gate.enter(ENTRY_DELAY)
-        self._entry.addCallbacks(self._enter, lambda failure: failure.trap(defer.CancelledError))
+        self._reader.hold()
+        factory.gate.enter(self._enter, ENTRY_DELAY)
 
     def enterNow(self) -> None:
         """
         The client sent something that is not a probe: let it in without waiting, unless the
         gate lets nobody in yet (its input waits for it).
         """
-        if self._entry is not None and not self._entry.called and not self.gate.holding:
-            self._entry.cancel()
-            self._enter(None)
+        if not self.gate.holding:
+            self._enter()
 
-    def _enter(self, _: None) -> None:
+    def _enter(self) -> None:
         """
-        Register, welcome and seat the client (see the module docstring); its input waits
-        until then.
+        Register, welcome and seat the client (see the module docstring), unless it is in
+        already or gone; its input waits until then.
         """
-        # Neither is needed once the client is in: let them go (ten thousand idle clients).
-        entered, self._entered, self._entry = self._entered, None, None
-        if self.closing:
-            entered.callback(None)
+        if self._entered or self.closing:
             return
+        self._entered = True
         self.prepareConnection()
         registering = self.factory.hub.connect(self)
-        registering.addCallbacks(self._registered, self._notRegistered).chainDeferred(entered)
+        self._reader.release(registering.addCallbacks(self._registered, self._notRegistered))
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The
@@ -146,16 +129,21 @@ class LineProtocol(Connection, LineReceiver):
         self.deliver(events.Notice(f"Welcome to {factory.name}, {nick}! Type /help for the commands."))
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
-        self.room = factory.hub.join(self, factory.hub.defaultRoom).name
+        self.room = factory.hub.defaultRoom
+        try:
+            factory.hub.join(self, self.room)
+        except ChatError as e:  # banned from it: /join another
+            self.deliver(events.Error(f"{e}; /join another room"))
 
     def _notRegistered(self, failure: Failure) -> None:
+        if failure.check(ServerBanned):
+            self.drop(str(failure.value))
+            return
         if not self.closing:
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._entry is not None and not self._entry.called:
-            self._entry.cancel()
         if self._reader is not None:
             self._reader.stop()
         if self._firstInput is not None:
@@ -246,7 +234,7 @@ class LineProtocol(Connection, LineReceiver):
             self.refusedLine("invalid-utf8", "refused a line that was not valid UTF-8")
             self.deliver(events.Error("That line was not valid UTF-8 and was discarded"))
             return None
-        return self.runCommand(lambda: execute(self.factory.hub, self, text), "line")
+        return self.runCommand(execute, "line", self.factory.hub, self, text)
 
     # Output
 

@@ -28,6 +28,33 @@ class Account:
     created: float
 
 
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """
+    A standing moderation decision (see L{chat.moderation}), kept across restarts.
+
+    @ivar kind: C{ban}, C{mute}, C{op}, C{owner}, C{lock} (of a room), C{gban} (of the
+        server), C{ignore} (of an account).
+    @ivar scope: what it applies to: a folded room name, C{""} for the server, or the folded
+        account that ignores.
+    @ivar target: a mask (bans, mutes, ignores), a folded account (ops, owner), C{topic}
+        (locks).
+    @ivar until: when it lapses, in seconds since the epoch; 0: never.
+    """
+
+    kind: str
+    scope: str
+    target: str
+    until: float = 0.0
+    reason: str = ""
+    by: str = ""
+    created: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.scope, self.target)
+
+
 class Store(Protocol):
     def start(self) -> defer.Deferred[None]:
         """
@@ -86,4 +113,20 @@ class Store(Protocol):
     def deleteAccount(self, nick: str) -> defer.Deferred[None]:
         """
         Forget the account of C{nick}.
+        """
+
+    def rules(self) -> defer.Deferred[list[Rule]]:
+        """
+        Every moderation rule kept (expired ones too: the caller drops those).
+        """
+
+    def saveRule(self, rule: Rule) -> None:
+        """
+        Keep C{rule}, replacing the one with the same kind, scope and target.  Queued, as
+        lines are, in order with them.
+        """
+
+    def deleteRule(self, kind: str, scope: str, target: str) -> None:
+        """
+        Forget the rule with this kind, scope and target, if any.  Queued.
         """

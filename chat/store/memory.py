@@ -12,7 +12,7 @@ from twisted.internet import defer
 
 from chat import events
 from chat.names import foldNick, foldRoom
-from chat.store.interface import MAX_HISTORY, Account
+from chat.store.interface import MAX_HISTORY, Account, Rule
 
 MAX_ROOMS = 1000
 
@@ -26,6 +26,7 @@ class MemoryStore:
         self._maxLines = maxLines
         self._lines: dict[str, deque[events.Said]] = {}
         self._accounts: dict[str, Account] = {}
+        self._rules: dict[tuple[str, str, str], Rule] = {}
 
     def start(self) -> defer.Deferred[None]:
         return defer.succeed(None)
@@ -85,3 +86,12 @@ class MemoryStore:
     def deleteAccount(self, nick: str) -> defer.Deferred[None]:
         self._accounts.pop(foldNick(nick), None)
         return defer.succeed(None)
+
+    def rules(self) -> defer.Deferred[list[Rule]]:
+        return defer.succeed(list(self._rules.values()))
+
+    def saveRule(self, rule: Rule) -> None:
+        self._rules[rule.key] = rule
+
+    def deleteRule(self, kind: str, scope: str, target: str) -> None:
+        self._rules.pop((kind, scope, target), None)

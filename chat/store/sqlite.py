@@ -25,7 +25,7 @@ from twisted.logger import Logger
 
 from chat import events
 from chat.names import foldNick, foldRoom
-from chat.store.interface import Account
+from chat.store.interface import Account, Rule
 
 _Cursor = sqlite3.Cursor
 
@@ -41,6 +41,12 @@ UPGRADES: list[tuple[str, ...]] = [
     (
         "CREATE TABLE accounts (nick TEXT PRIMARY KEY, name TEXT NOT NULL,"
         " passwordHash TEXT NOT NULL, created REAL NOT NULL)",
+    ),
+    # 3: moderation rules: bans, mutes, ops, owners, locks, server bans, ignores.
+    (
+        "CREATE TABLE rules (kind TEXT NOT NULL, scope TEXT NOT NULL, target TEXT NOT NULL,"
+        " until REAL NOT NULL, reason TEXT NOT NULL, byNick TEXT NOT NULL, created REAL NOT NULL,"
+        " PRIMARY KEY (kind, scope, target))",
     ),
 ]
 
@@ -99,6 +105,8 @@ class SQLiteStore:
         # Made by start, not here: a service that is built but never started opens no file.
         self._pool: adbapi.ConnectionPool | None = None
         self._queued: list[events.Said] = []
+        # Rule changes waiting for the writer, in order: (rule, None) saves, (None, key) deletes.
+        self._queuedRules: list[tuple[Rule | None, tuple[str, str, str] | None]] = []
         self._flushing: defer.Deferred[None] | None = None
         self._flush = None
 
@@ -112,7 +120,7 @@ class SQLiteStore:
         Run C{interaction} after the lines queued so far are written: the one thread runs
         them in order, so that a reader sees every line said before it asked.
         """
-        if self._queued:
+        if self._queued or self._queuedRules:
             self._writeQueued()
         return self._run(interaction, *args)
 
@@ -155,6 +163,10 @@ class SQLiteStore:
         if self._flush is None:
             self._flush = self._reactor.callLater(0, self._writeQueued)
 
+    def _writeSoon(self) -> None:
+        if self._flush is None:
+            self._flush = self._reactor.callLater(0, self._writeQueued)
+
     def _writeQueued(self) -> defer.Deferred[None]:
         """
         Hand the queued lines to the writer thread, as one transaction.
@@ -163,7 +175,8 @@ class SQLiteStore:
             self._flush.cancel()
         self._flush = None
         queued, self._queued = self._queued, []
-        if not queued:
+        rules, self._queuedRules = self._queuedRules, []
+        if not queued and not rules:
             return defer.succeed(None)
         rows = [
             (foldRoom(said.room), said.room, said.time, said.nick, said.text, int(said.action))
@@ -171,14 +184,33 @@ class SQLiteStore:
         ]
 
         def write(cursor: _Cursor) -> None:
-            cursor.executemany(
-                "INSERT INTO lines (room, roomName, time, nick, text, action)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            if rows:
+                cursor.executemany(
+                    "INSERT INTO lines (room, roomName, time, nick, text, action)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            for rule, key in rules:
+                if rule is not None:
+                    cursor.execute(
+                        "INSERT OR REPLACE INTO rules (kind, scope, target, until, reason, byNick,"
+                        " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (rule.kind, rule.scope, rule.target, rule.until, rule.reason, rule.by,
+                         rule.created),
+                    )
+                else:
+                    cursor.execute(
+                        "DELETE FROM rules WHERE kind = ? AND scope = ? AND target = ?", key
+                    )
 
         def failed(failure):
-            self.log.failure("Writing {count} lines to {path}", failure, count=len(rows), path=self.path)
+            self.log.failure(
+                "Writing {count} lines and {rules} rule changes to {path}",
+                failure,
+                count=len(rows),
+                rules=len(rules),
+                path=self.path,
+            )
 
         return self._run(write).addErrback(failed)
 
@@ -258,3 +290,22 @@ class SQLiteStore:
             cursor.execute("DELETE FROM accounts WHERE nick = ?", (foldNick(nick),))
 
         return self._run(delete)
+
+    # Moderation rules
+
+    def rules(self) -> defer.Deferred[list[Rule]]:
+        def read(cursor: _Cursor) -> list[Rule]:
+            cursor.execute(
+                "SELECT kind, scope, target, until, reason, byNick, created FROM rules"
+            )
+            return [Rule(*row) for row in cursor.fetchall()]
+
+        return self._read(read)
+
+    def saveRule(self, rule: Rule) -> None:
+        self._queuedRules.append((rule, None))
+        self._writeSoon()
+
+    def deleteRule(self, kind: str, scope: str, target: str) -> None:
+        self._queuedRules.append((None, (kind, scope, target)))
+        self._writeSoon()

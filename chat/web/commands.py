@@ -15,8 +15,10 @@ from typing import Any, Protocol
 from twisted.internet import defer
 
 from chat import events
+from chat.accounts import identifyAndTake, registerNick
 from chat.errors import ChatError, tellRefusal
 from chat.hub import Hub, Member
+from chat.line.commands import COMMANDS as LINE_COMMANDS
 from chat.names import foldNick
 from chat.web.render import Members, RoomList
 
@@ -27,6 +29,7 @@ class WebClient(Member, Protocol):
     """
 
     maxText: int
+    host: str | None
 
     def close(self, reason: str) -> None: ...
 
@@ -87,7 +90,8 @@ def members(hub: Hub, client: WebClient, name: str) -> None:
     """
     room = hub.room(name)
     nicks = tuple(sorted((member.nick for member in room.members), key=foldNick))
-    client.deliver(Members(room.name, nicks, room.topic))  # type: ignore[arg-type]
+    away = tuple((member.nick, member.away) for member in room.members if getattr(member, "away", ""))
+    client.deliver(Members(room.name, nicks, room.topic, away))  # type: ignore[arg-type]
 
 
 @_command("say", fields=("room", "text"))
@@ -103,6 +107,33 @@ def _me(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
 @_command("msg", fields=("to", "text"))
 def _msg(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
     hub.message(client, command["to"], command["text"])
+    recipient = hub.find(command["to"])
+    away = getattr(recipient, "away", "")
+    if away:
+        client.deliver(events.AwayChanged(recipient.nick, away))
+
+
+@_command("away")
+def _away(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
+    away = command.get("text") or ""
+    hub.setAway(client, away)
+    client.deliver(events.AwayChanged(client.nick, away))
+
+
+# The account commands take passwords: they are never echoed or logged (see docs/security.md).
+
+
+@_command("identify", fields=("nick", "password"))
+def _identify(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None]:
+    return identifyAndTake(hub, client, command["nick"].strip(), command["password"], client.host or "")
+
+
+@_command("register", fields=("password",))
+def _register(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None]:
+    def registered(nick: str) -> None:
+        client.deliver(events.Notice(f"{nick} is registered; log in as {nick} next time"))
+
+    return registerNick(hub, client, command["password"]).addCallback(registered)
 
 
 @_command("join", fields=("room",))
@@ -151,3 +182,29 @@ def _quit(hub: Hub, client: WebClient, command: dict[str, Any]) -> None:
     hub.disconnect(client, reason)
     client.deliver(events.Notice("Goodbye"))
     client.close(reason)
+
+
+# The moderation commands, typed as on the line protocol (docs/protocol.md) and run by its
+# table: {"type": "command", "room": ROOM, "text": "/kick mallory spam"}.  ROOM is the room
+# the command concerns, where it concerns one.
+SLASH_COMMANDS = frozenset(
+    {
+        "claim", "op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "lock",
+        "unlock", "kill", "gban", "ungban", "gbans", "wall", "stats", "ignore", "unignore",
+    }
+)
+
+
+@_command("command", fields=("text",))
+def _slash(hub: Hub, client: WebClient, command: dict[str, Any]) -> defer.Deferred[None] | None:
+    text = command["text"].strip()
+    name = text.lstrip("/").split(" ", 1)[0].lower()
+    if not text.startswith("/") or name not in SLASH_COMMANDS:
+        raise ChatError(f"Unknown command {text.split(' ', 1)[0][:40]}")
+    # The line commands act on the client's current room: a web client's is the one named.
+    client.room = command.get("room") or ""  # type: ignore[attr-defined]
+    argument = text.split(" ", 1)[1].strip() if " " in text else ""
+    line = LINE_COMMANDS[name]
+    if line.needsArgument and not argument:
+        raise ChatError(f"Usage: {line.usage}")
+    return line.run(hub, client, argument)  # type: ignore[arg-type]

@@ -24,8 +24,9 @@ from twisted.web.websocket import WebSocketTransport
 from wsproto.utilities import LocalProtocolError
 from zope.interface import implementer
 
-from chat import events
+from chat import connection, events
 from chat.connection import Connection
+from chat.errors import ServerBanned
 from chat.fanout import BatchFanout
 from chat.gate import Gate
 from chat.hub import Hub
@@ -102,8 +103,10 @@ class WebProtocol(Connection):
     One browser (or any WebSocket client), in any number of rooms.
 
     @ivar maxText: the longest text a command may carry, in bytes of UTF-8.
+    @ivar hearsAway: always: the page shows who is away in its member list.
     """
 
+    hearsAway = True
     _reader: LineReader | None = None
     _socket: WebSocketTransport | None = None
     _unfinished = 0
@@ -155,6 +158,10 @@ class WebProtocol(Connection):
         def counted(data: bytes) -> None:
             self._unfinished += len(data)
             received(data)
+            if self.outlet is not None and connection.idleSocket(stream) is None:
+                # Twisted's WebSocket wrote to the stream (a pong, the answer to a close):
+                # until that is out, frames go after it, through the stream (see writePending).
+                self.outlet = None
             if getattr(stream, "disconnecting", False) and self._sendQueue is not None:
                 self._sendQueue = None
                 IConsumer(stream).unregisterProducer()
@@ -170,6 +177,9 @@ class WebProtocol(Connection):
             self.deliver(events.Notice(f"MOTD: {line}"))
 
     def _notRegistered(self, failure: Failure) -> None:
+        if failure.check(ServerBanned):
+            self.drop(str(failure.value))
+            return
         if not self.closing:
             self.log.failure("Registering {peer}", failure, peer=self.peer)
             self.drop("Internal error: could not register a nick")
@@ -196,6 +206,23 @@ class WebProtocol(Connection):
         if isinstance(transport, MessageTransport):
             transport.disconnecting = True
         self.leave(self.factory.hub, reason, admitted=self._reader is not None)
+
+    # Output
+
+    def writePending(self) -> None:
+        """
+        Write what the fanout queued, straight to the socket under the WebSocket when nothing
+        is buffered in the stream, as for a line client: a frame is the same bytes on the
+        socket as through the stream, and going through the stream costs two C{epoll_ctl}
+        calls and a reactor turn per write, more than the C{send} itself.  Twisted's
+        WebSocket writes its own frames (pongs, the close) to the stream only while it reads
+        (see L{_guardUnfinished}), and L{close} writes what is queued before the close frame.
+        """
+        if self.outlet is None and not self.closing:
+            transport = self.transport
+            if isinstance(transport, MessageTransport) and not transport.disconnecting:
+                self.outlet = connection.idleSocket(transport.stream)
+        Connection.writePending(self)
 
     # Input, from the reader
 

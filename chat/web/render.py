@@ -6,7 +6,8 @@ The shared L{chat.fanout.BatchFanout} renders each event once for all the web cl
 it and queues a turn's worth of them per connection as bytes, as for the other front ends.  A
 server's frames are not masked, and no extension is negotiated, so a text message's frame is the
 same bytes for every client: the encoder makes the whole frame, and a connection's output is a
-run of frames written to its stream as they are.  Framing per recipient (C{wsproto}'s C{send})
+run of frames written as they are (straight to the socket, when it can take them: see
+L{chat.web.protocol.WebProtocol.writePending}).  Framing per recipient (C{wsproto}'s C{send})
 cost more than the rest of a delivery.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 
 from chat import events
+from chat.moderation import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,13 @@ class Welcome:
 @dataclass(frozen=True, slots=True)
 class Members:
     """
-    Who is in C{room}, by nick.
+    Who is in C{room}, by nick, and the away messages of those who are away.
     """
 
     room: str
     nicks: tuple[str, ...]
     topic: str
+    away: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,16 @@ def _topicChanged(event: events.TopicChanged) -> Fields:
 
 
 @toJSON.register
+def _awayChanged(event: events.AwayChanged) -> Fields:
+    return {"type": "away", "nick": event.nick, "away": event.away}
+
+
+@toJSON.register
+def _accountChanged(event: events.AccountChanged) -> Fields:
+    return {"type": "account", "nick": event.nick, "account": event.account}
+
+
+@toJSON.register
 def _topic(event: events.Topic) -> Fields:
     return {"type": "topic", "room": event.room, "nick": None, "topic": event.topic}
 
@@ -140,6 +153,24 @@ def _error(event: events.Error) -> Fields:
 
 
 @toJSON.register
+def _moderated(event: events.Moderated) -> Fields:
+    """
+    A moderation action, with its fields for a page that acts on them (a kick takes the
+    kicked out of the room's members) and its C{text} for one that only shows it.
+    """
+    return {
+        "type": "moderated",
+        "room": event.room or None,
+        "by": event.by or None,
+        "action": event.action,
+        "target": event.target,
+        "reason": event.reason,
+        "until": event.until or None,
+        "text": describe(event),
+    }
+
+
+@toJSON.register
 def _welcome(event: Welcome) -> Fields:
     return {
         "type": "welcome",
@@ -151,7 +182,13 @@ def _welcome(event: Welcome) -> Fields:
 
 @toJSON.register
 def _members(event: Members) -> Fields:
-    return {"type": "members", "room": event.room, "nicks": list(event.nicks), "topic": event.topic}
+    return {
+        "type": "members",
+        "room": event.room,
+        "nicks": list(event.nicks),
+        "topic": event.topic,
+        "away": dict(event.away),
+    }
 
 
 @toJSON.register

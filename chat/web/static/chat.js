@@ -14,8 +14,14 @@
     ["/me ACTION", "say that you do something"],
     ["/msg NICK TEXT", "send TEXT to NICK alone, in its own view"],
     ["/topic [TEXT]", "show the room's topic, or set it"],
+    ["/away [MESSAGE]", "mark yourself away, saying MESSAGE; without one, back"],
+    ["/identify [NICK] PASSWORD", "log in as NICK (or your nick) and take it (or use the form)"],
+    ["/register PASSWORD", "register your nick with PASSWORD"],
     ["/who [ROOM]", "list who is in ROOM, or in the room shown"],
     ["/rooms", "list the rooms"],
+    ["/kick NICK [REASON]", "put NICK out of the room shown (operators; see /help on a line client for all)"],
+    ["/ban MASK [DURATION] [REASON]", "ban NICK, account:NAME or an address from the room shown"],
+    ["/ignore NICK", "stop hearing NICK"],
     ["/help", "this list"],
     ["/quit [REASON]", "leave the chat (Enter connects again)"],
   ];
@@ -39,6 +45,12 @@
     sent: [],
     recall: -1,
     draft: "",
+    away: new Map(),      // folded nick -> away message, of those known to be away
+    // The password of the last login, in this page's memory only (never stored): to log in
+    // again after a reconnection.  Dropped when a login fails.
+    password: null,
+    loggingIn: false,
+    account: null,
   };
 
   function storageGet(key) {
@@ -197,7 +209,12 @@
       const button = el("button");
       button.type = "button";
       button.append(nickNode(nick));
-      button.title = "Send " + nick + " a private message";
+      const away = state.away.get(fold(nick));
+      button.title = "Send " + nick + " a private message" + (away ? " (away: " + away + ")" : "");
+      if (away !== undefined) {
+        button.classList.add("away");
+        button.append(el("span", "away-tag", "away"));
+      }
       button.addEventListener("click", () => {
         view(privateKey(nick), "private", nick);
         show(privateKey(nick));
@@ -230,7 +247,10 @@
       state.reconnected = state.everConnected;
       setStatus((state.reconnected ? "Reconnected" : "Connected") + " as " + m.nick);
       state.everConnected = true;
-      if (state.wantNick && fold(state.wantNick) !== fold(m.nick)) send({ type: "nick", nick: state.wantNick });
+      state.account = null;
+      renderAccount();
+      if (state.password && state.wantNick) login(state.wantNick, state.password);
+      else if (state.wantNick && fold(state.wantNick) !== fold(m.nick)) send({ type: "nick", nick: state.wantNick });
       const rooms = state.rooms.length ? state.rooms : [m.defaultRoom];
       if (!state.current || !state.views.has(state.current)) state.show = roomKey(rooms[0]);
       for (const room of rooms) send({ type: "join", room });
@@ -263,11 +283,12 @@
         if (state.current === v.key) { view("server", "server", "server"); show(next); }
         renderViewList();
       } else {
-        line(v, m.time, "notice", nickNode(m.nick), el("span", null, " left " + m.room));
+        if (!m.quiet) line(v, m.time, "notice", nickNode(m.nick), el("span", null, " left " + m.room));
         if (v.key === state.current) renderMembers();
       }
     },
     quit(m) {
+      state.away.delete(fold(m.nick));
       for (const v of state.views.values()) {
         const here = v.kind === "room" ? v.members.delete(fold(m.nick)) : v.key === privateKey(m.nick);
         if (here) line(v, m.time, "notice", nickNode(m.nick), el("span", null, ` quit (${m.reason})`));
@@ -281,6 +302,11 @@
         state.wantNick = m.new;
         storageSet("chat.nick", m.new);
         setStatus((state.reconnected ? "Reconnected" : "Connected") + " as " + m.new);
+      }
+      if (state.away.has(fold(m.old))) {
+        const away = state.away.get(fold(m.old));
+        state.away.delete(fold(m.old));
+        state.away.set(fold(m.new), away);
       }
       for (const v of state.views.values()) {
         if (v.kind === "room" && v.members.has(fold(m.old))) {
@@ -317,10 +343,41 @@
       line(v, m.time, m.echo ? "private sent" : "private", el("span", null, m.echo ? "→ " : ""),
         nickNode(m.from), el("span", null, ": "), textNode(m.text));
     },
-    notice(m) { notice(currentView(), m.text, m.time); },
-    error(m) { line(currentView(), m.time, "error", el("span", "text", m.text)); },
+    moderated(m) {
+      const v = m.room ? view(roomKey(m.room), "room", m.room) : currentView();
+      notice(v, m.text, m.time);
+      if (m.action === "kick" && m.room) handlers.left({ room: m.room, nick: m.target, time: m.time, quiet: true });
+    },
+    notice(m) {
+      const identified = /^You are identified as (\S+)$/.exec(m.text) || /^(\S+) is registered; log in/.exec(m.text);
+      if (identified) {
+        state.loggingIn = false;
+        state.account = identified[1];
+        renderAccount();
+      }
+      notice(currentView(), m.text, m.time);
+    },
+    error(m) {
+      if (state.loggingIn) { state.loggingIn = false; state.password = null; }
+      line(currentView(), m.time, "error", el("span", "text", m.text));
+    },
+    away(m) {
+      if (m.away) state.away.set(fold(m.nick), m.away);
+      else state.away.delete(fold(m.nick));
+      if (state.nick && fold(m.nick) === fold(state.nick)) {
+        notice(currentView(), m.away ? "You are marked as away: " + m.away : "You are no longer marked as away", m.time);
+      } else if (m.away && state.views.has(privateKey(m.nick))) {
+        notice(state.views.get(privateKey(m.nick)), m.nick + " is away: " + m.away, m.time);
+      }
+      renderMembers();
+    },
     members(m) {
       const v = view(roomKey(m.room), "room", m.room);
+      const away = m.away || {};
+      for (const nick of m.nicks) {
+        if (Object.hasOwn(away, nick)) state.away.set(fold(nick), away[nick]);
+        else state.away.delete(fold(nick));
+      }
       if (v.joined) {
         v.members = new Map(m.nicks.map((nick) => [fold(nick), nick]));
         v.topic = m.topic;
@@ -474,6 +531,20 @@
       case "rooms": case "list":
         send({ type: "rooms" });
         return;
+      case "away":
+        send({ type: "away", text: argument });
+        return;
+      case "identify": case "login": {
+        const words = argument.split(" ").filter((word) => word);
+        if (words.length < 1 || words.length > 2) return usage("/identify [NICK] PASSWORD");
+        const [nick, password] = words.length === 2 ? words : [state.nick, words[0]];
+        login(nick, password);
+        return;
+      }
+      case "register":
+        if (!argument) return usage("/register PASSWORD");
+        send({ type: "register", password: argument });
+        return;
       case "help":
         notice(v, "Commands (a line not starting with / is said in the view shown; //text says /text):");
         for (const [use, what] of HELP) notice(v, `${use} – ${what}`);
@@ -484,10 +555,42 @@
         send({ type: "quit", reason: argument || "Leaving" });
         return;
       }
+      case "claim": case "op": case "deop": case "kick": case "ban": case "unban": case "bans":
+      case "mute": case "unmute": case "lock": case "unlock": case "kill": case "gban":
+      case "ungban": case "gbans": case "wall": case "stats": case "ignore": case "unignore":
+        // Moderation: the server runs it as the line protocol does, in the room shown.
+        send({ type: "command", room: v.kind === "room" ? v.name : null, text });
+        return;
       default:
         line(v, null, "error", el("span", "text", `Unknown command /${word}; type /help for the list`));
     }
   }
+
+  // Logging in: the form, or /identify; the password goes to the server alone, and stays in
+  // this page's memory (state.password) only to log in again after a reconnection.
+
+  function login(nick, password) {
+    state.wantNick = nick;
+    state.password = password;
+    state.loggingIn = true;
+    send({ type: "identify", nick, password });
+  }
+
+  function renderAccount() {
+    const shown = $("account");
+    shown.hidden = !state.account;
+    shown.textContent = state.account ? "Logged in as " + state.account : "";
+    $("login").hidden = !!state.account;
+  }
+
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const nick = $("login-nick").value.trim(), password = $("login-password").value;
+    if (!nick || !password) return;
+    $("login-password").value = "";
+    login(nick, password);
+    input.focus();
+  });
 
   function usage(text) {
     line(currentView(), null, "error", el("span", "text", "Usage: " + text));
@@ -498,7 +601,7 @@
     const text = input.value;
     if (!state.socket && state.quitting) { connect(); return; }
     if (!text.trim()) return;
-    state.sent.push(text);
+    if (!/^\/(identify|login|register)\b/i.test(text)) state.sent.push(text);  // no password recalled
     if (state.sent.length > 100) state.sent.shift();
     state.recall = -1;
     input.value = "";

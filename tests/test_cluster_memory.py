@@ -517,3 +517,18 @@ def test_aRelayedLineIsSpeltAsThisHubSpellsItsRoomAndNick() -> None:
     assert a.hub.room("#lobby").history[-1] == events.Said("#lobby", "Carol", "hi", 5.0)
     a.link.received(encodeEvent("c", events.Said("#lobby", "Carol", "bad\nline", 6.0)))
     assert bob.take() == []  # what no front end can carry stays out
+
+
+def test_aRelayedLineIsScreenedAsALocalOneIs() -> None:
+    """
+    A member who ignores someone on another node does not hear their lines either.
+    """
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    bob, dave = a.person("bob"), a.person("dave")
+    a.hub.moderation.ignore(bob, "carol")
+    a.link.received(encodeEvent("c", events.Joined("#lobby", "carol")))
+    bob.take(), dave.take()
+    a.link.received(encodeEvent("c", events.Said("#lobby", "carol", "hi", 5.0)))
+    assert bob.take() == []
+    assert dave.take() == [events.Said("#lobby", "carol", "hi", 5.0)]

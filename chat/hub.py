@@ -542,8 +542,6 @@ class Hub:
         room = self._roomOf(member, name)
         if self.accounts is not None and looksLikeAPassword(text):
             raise LooksLikeAPassword()
-        # Muted or ignored: a line is screened only while someone is (one attribute read).
-        deaf = self.moderation.screen(member, room) if self.moderation.screening else None
         said = events.Said(
             room.name,
             member.nick,
@@ -552,6 +550,30 @@ class Hub:
             action,
             notice,
         )
+        self._sayIn(room, member, said)
+        self._publish(member, said)
+
+    def sayRelayed(self, member: Member, said: events.Said) -> None:
+        """
+        Play C{said}, a line that C{member} of another server said there, into this hub: as
+        L{say} does, with the sender's time, and without building the event again (a relay
+        plays every line of the cluster into every hub).
+        """
+        room = self._roomOf(member, said.room)
+        if self.accounts is not None and looksLikeAPassword(said.text):
+            raise LooksLikeAPassword()
+        checkText(said.text)
+        if said.room != room.name or said.nick != member.nick:  # spelt as this hub spells them
+            said = events.Said(room.name, member.nick, said.text, said.time, said.action)
+        self._sayIn(room, member, said)
+
+    def _sayIn(self, room: Room, member: Member, said: events.Said) -> None:
+        """
+        Keep C{said} in C{room}'s history and the store, and tell it to the room's members
+        who hear C{member}.
+        """
+        # Muted or ignored: a line is screened only while someone is (one attribute read).
+        deaf = self.moderation.screen(member, room) if self.moderation.screening else None
         if self._historySize:
             room.history.append(said)
         store = self.store
@@ -564,7 +586,6 @@ class Hub:
             room.broadcastExcept(said, deaf)
         else:
             room.broadcast(said, None if member.echo else member)
-        self._publish(member, said)
 
     def message(self, member: Member, nick: str, text: str, notice: bool = False) -> None:
         """

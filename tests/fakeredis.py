@@ -65,6 +65,7 @@ class FakeRedis:
         self.data: dict[str, Any] = {}
         self._expiries: dict[str, float] = {}
         self.clients: list[FakeConnections] = []
+        self.published: list[str] = []  # every message on the channel, in order
 
     def crash(self) -> None:
         """
@@ -118,6 +119,7 @@ class FakeRedis:
         return "OK"
 
     def publish(self, message: str) -> int:
+        self.published.append(message)
         listeners = [client for client in self.clients if client.subscribed]
         for client in listeners:
             self.clock.callLater(0, client.deliver, client.generation, message)
@@ -220,9 +222,11 @@ class FakeCommands:
         return self._run(lambda server: dict(server.value(key, dict)))
 
     def lpush(self, key, value):
+        pushed = list(value) if isinstance(value, (list, tuple)) else [value]
+
         def lpush(server: FakeRedis) -> int:
             values = server.value(key, list, create=True)
-            values.insert(0, value)
+            values[:0] = reversed(pushed)  # each in turn at the head, as Redis does
             return len(values)
 
         return self._run(lpush)
@@ -273,6 +277,22 @@ class FakeCommands:
 
     def publish(self, channel, message):
         return self._run(lambda server: server.publish(message))
+
+    def sendUnanswered(self, commands):
+        """
+        Run C{commands}, as C{(NAME, *arguments)}, ignoring what each answers or whether it
+        fails, as Redis does when told to send no reply.
+        """
+        for name, *arguments in commands:
+            if name == "LPUSH":
+                key, *values = arguments
+                arguments = [key, values]
+            elif name == "HDEL":
+                key, *fields = arguments
+                arguments = [key, fields]
+            elif name == "LTRIM":
+                arguments = [arguments[0], int(arguments[1]), int(arguments[2])]
+            getattr(self, name.lower())(*arguments).addErrback(lambda failure: None)
 
 
 def _release(server: FakeRedis, keys: list[str], args: list[str]) -> int:

@@ -97,6 +97,21 @@ class FakeClient:
         self.protocol.connectionLost(Failure(reason))
 
 
+def countWrites(client: FakeClient) -> list[bytes]:
+    """
+    Every C{write} to C{client}'s transport from now on (each still written).
+    """
+    writes: list[bytes] = []
+    write = client.transport.write
+
+    def counted(data: bytes) -> None:
+        writes.append(data)
+        write(data)
+
+    client.transport.write = counted
+    return writes
+
+
 def startService(options: Options) -> tuple[MemoryReactorClock, ChatService, FakeClient]:
     """
     The daemon's whole service for C{options} on a memory reactor, started, with a client

@@ -13,7 +13,17 @@ import pytest
 
 from chat import events
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
-from chat.cluster.messages import NodeGone, NodeSynced, decodeRooms, encodeRooms
+from chat.cluster.messages import (
+    NodeGone,
+    NodeSynced,
+    OtherFormat,
+    decodeBatch,
+    decodeRooms,
+    encodeBatch,
+    encodeOne,
+    encodeRooms,
+    ownPrefix,
+)
 from daemon import LineSocket, connect, waitUntil
 from redisserver import REDIS_SERVER, RedisServer
 
@@ -49,25 +59,62 @@ def test_eventsRoundTrip(event) -> None:
     assert decodeEvent(encodeEvent("node1", event)) == ("node1", event)
 
 
+def test_aBatchKeepsItsEventsInOrder() -> None:
+    batch = [
+        events.Joined("#dev", "bob"),
+        events.Said("#dev", "bob", "one", 1.0),
+        events.Said("#dev", "bob", "two", 2.0, True),
+        events.Left("#dev", "bob"),
+    ]
+    message = encodeBatch("node1", [encodeOne(event) for event in batch])
+    assert decodeBatch(message) == ("node1", batch)
+    assert message.startswith(ownPrefix("node1"))
+
+
 @pytest.mark.parametrize(
     "message",
     [
-        b"not json", b"[]", b'{"node": "n"}', b'{"node": "n", "event": "nope"}',
-        b'{"node": "n", "event": "join", "room": 5, "nick": "x"}',
-        b'{"node": 1, "event": "join", "room": "#a", "nick": "x"}',
-        b'{"node": "n", "event": "say", "room": "#a", "nick": "x", "text": "t", "time": 1, "action": 0}',
-        b'{"node": "n", "event": "synced", "members": ["x"]}',
-        b'{"node": "n", "event": "synced", "members": {"x": "#a"}}',
-        b'{"node": "n", "event": "synced", "members": {"x": ["#a", 1]}}',
-        b'{"node": "n", "event": "gone"}',
-        b'{"node": "n", "event": "account", "nick": "x", "account": 5}',
-        b'{"node": "n", "event": "away", "nick": "x", "away": null}',
+        b"not json", b"[]", b'["chat2"]', b'["chat2", 1, ["join", "#a", "x"]]',
+        b'["chat2", "n", ["nope", "x"]]', b'["chat2", "n", "join"]', b'["chat2", "n", []]',
+        b'["chat2", "n", ["join", 5, "x"]]',
+        b'["chat2", "n", ["join", "#a"]]',
+        b'["chat2", "n", ["join", "#a", "x", "y"]]',
+        b'["chat2", "n", ["say", "#a", "x", "t", 1, 0]]',
+        b'["chat2", "n", ["say", "#a", "x", "t", true, false]]',
+        b'["chat2", "n", ["synced", ["x"]]]',
+        b'["chat2", "n", ["synced", {"x": "#a"}]]',
+        b'["chat2", "n", ["synced", {"x": ["#a", 1]}]]',
+        b'["chat2", "n", ["gone"]]',
+        b'["chat2", "n", ["account", "x", 5]]',
+        b'["chat2", "n", ["away", "x", null]]',
         b"\xff\xfe",
+        # Half a batch, as a message cut short would be: nothing of it is taken.
+        b'["chat2", "n", ["join", "#a", "x"], ["say", "#a", "x", "hi", 1.0, fal',
+        # A good event and a garbled one: refused whole, the good one too.
+        b'["chat2", "n", ["join", "#a", "x"], ["say", "#a", "x"]]',
     ],
 )
 def test_malformedMessages(message) -> None:
     with pytest.raises(MalformedEvent):
-        decodeEvent(message)
+        decodeBatch(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # One JSON object an event, as nodes sent before the batches.
+        b'{"node": "n", "event": "join", "room": "#a", "nick": "x"}',
+        b'["chat3", "n", ["join", "#a", "x"]]',
+    ],
+)
+def test_anotherVersionsMessagesAreRefusedAsSuch(message) -> None:
+    with pytest.raises(OtherFormat):
+        decodeBatch(message)
+
+
+def test_oneEventOrNone() -> None:
+    with pytest.raises(MalformedEvent):
+        decodeEvent(encodeBatch("n", [encodeOne(events.Joined("#a", "x"))] * 2))
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,13 @@ from twisted.internet.task import Clock
 
 from chat import events
 from chat.cluster import ClusterLink
-from chat.cluster.messages import decodeRooms, encodeEvent
+from chat.cluster.link import MAX_BATCH
+from chat.cluster.messages import decodeBatch, decodeEvent, decodeRooms, encodeBatch, encodeEvent, encodeOne
 from chat.hub import ChatError, Hub
 from chat.accounts import Accounts
 from chat.store import RedisStore
 from fakeredis import FakeConnections, FakeOpener, FakeRedis
-from helpers import CHEAP_HASHER, Recorder, runNow
+from helpers import CHEAP_HASHER, NO_FLOOD, FakeServer, Recorder, countWrites, runNow
 
 TTL = 3.0
 
@@ -269,9 +270,11 @@ def test_theDirectoryKeepsEveryRoom(cluster) -> None:
     irc = b.person("irc", "#lobby", "#dev", "#ops")
     b.hub.part(irc, "#dev")
     b.hub.join(irc, "#web")
+    cluster.clock.advance(0)  # a turn's writes go to Redis when it ends
     directory = cluster.redis.data["chat:0:members:b"]
     assert decodeRooms(directory["irc"]) == ["#lobby", "#ops", "#web"]
     b.hub.rename(irc, "ircer")
+    cluster.clock.advance(0)
     directory = cluster.redis.data["chat:0:members:b"]
     assert set(directory) == {"ircer"}
     assert decodeRooms(directory["ircer"]) == ["#lobby", "#ops", "#web"]
@@ -280,6 +283,7 @@ def test_theDirectoryKeepsEveryRoom(cluster) -> None:
     assert late.seats()["ircer"] == ["#lobby", "#ops", "#web"]
     assert a.seats() == b.seats() == c.seats() == late.seats()
     b.hub.disconnect(irc, "bye")
+    cluster.clock.advance(0)
     assert "chat:0:members:b" not in cluster.redis.data
 
 
@@ -393,3 +397,188 @@ def test_nodesShareTheRedisStore() -> None:
     assert identified.result == "alice"
     b.hub.accounts.load()
     assert "alice" in b.hub.accounts.registered
+
+
+# Batches: a node's events of one reactor turn travel as one message
+
+
+def test_aTurnsEventsGoOutInOnePublish() -> None:
+    """
+    Whatever a node's members do within one reactor turn goes to the channel when the turn
+    ends, in one message, in the order it happened.
+    """
+    cluster = MemoryCluster("a", "b")
+    a = cluster.nodes["a"]
+    alice = a.person("alice")
+    cluster.clock.advance(0)
+    published = len(cluster.redis.published)
+    a.hub.join(alice, "#dev")
+    for n in range(3):
+        a.hub.say(alice, "#dev", f"line {n}")
+    a.hub.part(alice, "#lobby")
+    assert len(cluster.redis.published) == published  # nothing before the turn ends
+    cluster.clock.advance(0)
+    [message] = cluster.redis.published[published:]
+    node, batch = decodeBatch(message)
+    assert node == "a"
+    assert [type(event) for event in batch] == [events.Joined] + [events.Said] * 3 + [events.Left]
+    assert [event.text for event in batch if isinstance(event, events.Said)] == ["line 0", "line 1", "line 2"]
+
+
+def test_aLongTurnIsCutIntoSeveralMessagesInOrder() -> None:
+    cluster = MemoryCluster("a", "b")
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    alice, bob = a.person("alice"), b.person("bob")
+    cluster.clock.advance(0)
+    published = len(cluster.redis.published)
+    lines = [f"line {n}" for n in range(MAX_BATCH * 2 + 1)]
+    for line in lines:
+        a.hub.say(alice, "#lobby", line)
+    cluster.clock.advance(0)
+    assert len(cluster.redis.published) - published == 3
+    cluster.clock.advance(0)
+    assert [event.text for event in bob.take() if isinstance(event, events.Said)] == lines
+
+
+def test_aRoomsHistoryTakesATurnsLinesInOnePush(monkeypatch) -> None:
+    """
+    A turn's lines in a room go to its history in Redis in one LPUSH (and one LTRIM), of at
+    most the history's size: newest first, as line by line.
+    """
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    alice = a.person("alice")
+    cluster.clock.advance(0)
+    commands = a.link._commands
+    pushes = []
+    push = commands.lpush
+    monkeypatch.setattr(commands, "lpush", lambda key, values: pushes.append(key) or push(key, values))
+    size = a.hub.historySize
+    for n in range(size + 5):
+        a.hub.say(alice, "#lobby", f"line {n}")
+    cluster.clock.advance(0)
+    assert pushes == ["chat:0:history:#lobby"]
+    kept = [decodeEvent(line)[1].text for line in cluster.redis.data["chat:0:history:#lobby"]]
+    assert kept == [f"line {n}" for n in reversed(range(5, size + 5))]
+    late = cluster.add("b")  # loads the history from Redis
+    assert [said.text for said in late.hub.room("#lobby").history] == [f"line {n}" for n in range(5, size + 5)]
+
+
+def test_aReceivedBatchIsPlayedInOrder() -> None:
+    cluster = MemoryCluster("a", "b")
+    a, b = cluster.nodes["a"], cluster.nodes["b"]
+    bob = b.person("bob", "#lobby", "#dev")
+    bob.take()
+    batch = [
+        events.Joined("#dev", "carol"),
+        events.Said("#dev", "carol", "one", 5.0),
+        events.Said("#lobby", "carol", "two", 6.0, True),
+        events.Left("#dev", "carol"),
+        events.Said("#lobby", "carol", "three", 7.0),
+    ]
+    a.link.received(encodeBatch("c", [encodeOne(event) for event in batch]))
+    b.link.received(encodeBatch("c", [encodeOne(event) for event in batch]))
+    heard = [e for e in bob.take() if not isinstance(e, events.Joined) or e.room == "#dev"]
+    assert heard == batch
+    assert a.seats()["carol"] == b.seats()["carol"] == ["#lobby"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # Cut short, as a message half received would be.
+        '["chat2","c",["join","#dev","carol"],["say","#dev","carol","one",5.0,fa',
+        # A good event, then a garbled one: the good one is not played either.
+        '["chat2","c",["join","#dev","carol"],["say","#dev","carol",5.0]]',
+        "\x00garbage",
+    ],
+)
+def test_aGarbledBatchIsRefusedWhole(logged, message) -> None:
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    alice = a.person("alice", "#lobby", "#dev")
+    a.link.received(message)
+    assert not a.knows("carol")
+    assert alice.take() == []
+    assert [line for line in logged if "Ignored a malformed message on chat:0:events" in line]
+    a.hub.say(alice, "#dev", "still fine")
+    assert alice.take() == [events.Said("#dev", "alice", "still fine", cluster.clock.seconds())]
+
+
+def test_anotherVersionsMessagesAreRefusedLoudlyOnce(logged) -> None:
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    old = '{"node": "c", "event": "join", "room": "#dev", "nick": "carol"}'
+    for _ in range(3):
+        a.link.received(old)
+    assert not a.knows("carol")
+    warnings = [line for line in logged if "another version" in line]
+    assert len(warnings) == 1
+    assert "every node must run the same version" in warnings[0]
+
+
+def test_aReceivedBatchReachesEachLineClientInOneWrite() -> None:
+    """
+    The lines of a batch from another node join the turn's fan-out: each local client gets
+    them all in one write, in order.
+    """
+    server = FakeServer(limits=NO_FLOOD)
+    link = ClusterLink(
+        server.clock, server.hub, where="memory", ttl=TTL, node="a",
+        connections=FakeConnections(FakeRedis(server.clock)),
+    )
+    link.startService()
+    server.clock.advance(0)
+    assert link.linked
+    clients = server.connectMany("alice", "dave")
+    writes = [countWrites(client) for client in clients]
+    lines = [events.Said("#lobby", "carol", f"line {n}", 5.0 + n) for n in range(5)]
+    link.received(encodeBatch("c", [encodeOne(events.Joined("#lobby", "carol"))] + [encodeOne(said) for said in lines]))
+    server.clock.advance(0)
+    for client, written in zip(clients, writes):
+        assert client.received() == ["*** carol has joined #lobby"] + [f"<carol> line {n}" for n in range(5)]
+        assert len(written) == 1
+
+
+def test_aRoomThatEmptiesWithinATurnLeavesNoHistory() -> None:
+    """
+    A room's lines queued for Redis go before the room does, so that a room said in and
+    emptied within one turn leaves nothing behind.
+    """
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    alice = a.person("alice")
+    a.hub.join(alice, "#tmp")
+    a.hub.setTopic(alice, "#tmp", "secret topic")
+    a.hub.say(alice, "#tmp", "secret line")
+    a.hub.part(alice, "#tmp")
+    cluster.clock.advance(0)
+    assert not [key for key in cluster.redis.data if "#tmp" in key]
+
+
+def test_aRelayedLineIsSpeltAsThisHubSpellsItsRoomAndNick() -> None:
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    bob = a.person("bob")
+    a.link.received(encodeEvent("c", events.Joined("#lobby", "Carol")))
+    bob.take()
+    a.link.received(encodeEvent("c", events.Said("#LOBBY", "CAROL", "hi", 5.0)))
+    assert bob.take() == [events.Said("#lobby", "Carol", "hi", 5.0)]
+    assert a.hub.room("#lobby").history[-1] == events.Said("#lobby", "Carol", "hi", 5.0)
+    a.link.received(encodeEvent("c", events.Said("#lobby", "Carol", "bad\nline", 6.0)))
+    assert bob.take() == []  # what no front end can carry stays out
+
+
+def test_aRelayedLineIsScreenedAsALocalOneIs() -> None:
+    """
+    A member who ignores someone on another node does not hear their lines either.
+    """
+    cluster = MemoryCluster("a")
+    a = cluster.nodes["a"]
+    bob, dave = a.person("bob"), a.person("dave")
+    a.hub.moderation.ignore(bob, "carol")
+    a.link.received(encodeEvent("c", events.Joined("#lobby", "carol")))
+    bob.take(), dave.take()
+    a.link.received(encodeEvent("c", events.Said("#lobby", "carol", "hi", 5.0)))
+    assert bob.take() == []
+    assert dave.take() == [events.Said("#lobby", "carol", "hi", 5.0)]

@@ -7,20 +7,8 @@ from __future__ import annotations
 
 from chat import connection
 from chat.line.protocol import ENTRY_DELAY
-from helpers import NO_FLOOD, FakeServer
+from helpers import NO_FLOOD, FakeServer, countWrites
 
-
-
-def countWrites(client) -> list[bytes]:
-    writes: list[bytes] = []
-    write = client.transport.write
-
-    def counted(data: bytes) -> None:
-        writes.append(data)
-        write(data)
-
-    client.transport.write = counted
-    return writes
 
 
 def test_oneWritePerClientPerTurn() -> None:

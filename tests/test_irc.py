@@ -397,7 +397,7 @@ def test_unknownCommandAndInvalidUTF8() -> None:
     alice.send(b"@bad;=x PRIVMSG #lobby :x")
     assert alice.received() == [
         ":testchat 421 alice FROB :Unknown command",
-        ":testchat NOTICE alice :That line was not valid UTF-8 and was discarded",
+        ":testchat FAIL PRIVMSG INVALID_UTF8 :That line was not valid UTF-8 and was discarded",
         ":testchat NOTICE alice :That line was not an IRC message and was discarded: A tag has no name",
     ]
     assert not alice.transport.disconnecting
@@ -621,8 +621,9 @@ def test_awayNotify() -> None:
 
 def test_standardReplies() -> None:
     """
-    A client that negotiated C{standard-replies} hears of invalid UTF-8 and of text no front
-    end can carry as C{FAIL}; one that did not, as a C{NOTICE}.
+    A client that negotiated C{standard-replies} hears of text no front end can carry as
+    C{FAIL}; one that did not, as a C{NOTICE}.  Invalid UTF-8 is a C{FAIL} to both, as
+    C{UTF8ONLY} promises.
     """
     server = MixedServer()
     alice = server.connectIRC("alice", caps="standard-replies")
@@ -642,10 +643,10 @@ def test_standardReplies() -> None:
         ":testchat FAIL PRIVMSG INVALID_TEXT #lobby :Text cannot contain U+0000",
     ]
     assert plain.received() == [
-        ":testchat NOTICE bob :That line was not valid UTF-8 and was discarded",
+        ":testchat FAIL PRIVMSG INVALID_UTF8 :That line was not valid UTF-8 and was discarded",
         ":testchat NOTICE bob :That line was not an IRC message and was discarded:"
         " A message cannot contain CR, LF or NUL",
-        ":testchat NOTICE bob :That line was not valid UTF-8 and was discarded",
+        ":testchat FAIL * INVALID_UTF8 :That line was not valid UTF-8 and was discarded",
         ":testchat NOTICE bob :Text cannot contain U+0000",
     ]
 

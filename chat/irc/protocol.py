@@ -280,7 +280,9 @@ class IRCProtocol(Connection, Protocol):
         try:
             message = parse(line)
         except UnicodeDecodeError:
-            self.fail(_commandOf(body), "INVALID_UTF8", "That line was not valid UTF-8 and was discarded")
+            # As a FAIL to every client: the UTF8ONLY we announce promises it (IRCv3 utf8-only).
+            why = "That line was not valid UTF-8 and was discarded"
+            self.send(Message("FAIL", (_commandOf(body), "INVALID_UTF8", why)))
             return None
         except MessageError as e:
             why = f"That line was not an IRC message and was discarded: {e}"

@@ -458,6 +458,8 @@ class Hub:
             raise AlreadyInRoom(room.name)
         if self.moderation.guarding:
             self.moderation.checkJoin(member, room)
+        # Joining a room empty makes it, as on IRC: see Moderation.founded.
+        founding = not room.members and room.name != self.defaultRoom
         room.add(member)
         self._memberships[member].append(room)
         joined = events.Joined(room.name, member.nick)
@@ -471,6 +473,8 @@ class Hub:
         for said in room.history:
             member.deliver(events.Replayed(said))
         self.moderation.joined(member)
+        if founding:
+            self.moderation.founded(member, room)
         return room
 
     def part(self, member: Member, name: str, reason: str = "") -> None:
@@ -490,6 +494,7 @@ class Hub:
         """
         room.remove(member)
         self._memberships[member].remove(room)
+        self.moderation.left(member, room)
         self._removeIfEmpty(room)
 
     def room(self, name: str) -> Room:

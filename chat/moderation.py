@@ -200,6 +200,10 @@ class Moderation:
         # The same the other way round: who ignores each mask, so that screening a line costs
         # two lookups however many ignore someone.
         self._ignoredBy: dict[str, set[Member]] = {}
+        # Who made each room by joining it empty (see L{founded}), by folded room, and the
+        # rooms each such member made.
+        self._founders: dict[str, set[Member]] = {}
+        self._founded: dict[Member, set[str]] = {}
         self.screening = False
         self.guarding = False
         # Lines per second between two /stats, for the server operators.
@@ -331,14 +335,21 @@ class Moderation:
         lists (C{~} and C{@} on IRC).
         """
         account = self.identity(member)
-        if account is None:
-            return ""
         key = foldRoom(room)
-        if account in self._rules.get(("owner", key), ()):
-            return "owner"
-        if account in self._rules.get(("op", key), ()) or account in self.opers:
+        if account is not None:
+            if account in self._rules.get(("owner", key), ()):
+                return "owner"
+            if account in self._rules.get(("op", key), ()) or account in self.opers:
+                return "op"
+        if member in self._founders.get(key, ()):
             return "op"
         return ""
+
+    def topicLocked(self, room: str) -> bool:
+        """
+        Whether only the operators of C{room} may set its topic (C{/lock topic}, IRC's C{+t}).
+        """
+        return self._ruleOf("lock", foldRoom(room), "topic") is not None
 
     def isRoomOperator(self, member: Member, room: str) -> bool:
         return self.isOper(member) or self.rank(member, room) != ""
@@ -394,7 +405,7 @@ class Moderation:
     def checkTopic(self, member: Member, room: Room) -> None:
         if (
             not isRemote(member)
-            and self._ruleOf("lock", foldRoom(room.name), "topic") is not None
+            and self.topicLocked(room.name)
             and not self.isRoomOperator(member, room.name)
         ):
             raise NotRoomOperator(room.name)
@@ -484,6 +495,40 @@ class Moderation:
         ignoring = self._ignoring.get(member)
         if ignoring is not None:
             self._stopIgnoring(member, list(ignoring))
+        for key in self._founded.pop(member, ()):
+            self._dropFounder(member, key)
+
+    def founded(self, member: Member, room: Room) -> None:
+        """
+        C{member} made C{room} by joining it empty: as on IRC, it is the room's operator for
+        as long as it stays in, identified or not, unless the room has an owner (a claimed
+        room goes by the ops its owner named).  This is not kept, nor told to other servers.
+        """
+        if isRemote(member) or self.owner(room.name) is not None:
+            return
+        key = foldRoom(room.name)
+        self._founders.setdefault(key, set()).add(member)
+        self._founded.setdefault(member, set()).add(key)
+
+    def left(self, member: Member, room: Room) -> None:
+        """
+        C{member} is out of C{room}: if it made it, it is no longer its operator.
+        """
+        rooms = self._founded.get(member)
+        if rooms is None:
+            return
+        key = foldRoom(room.name)
+        rooms.discard(key)
+        if not rooms:
+            del self._founded[member]
+        self._dropFounder(member, key)
+
+    def _dropFounder(self, member: Member, key: str) -> None:
+        founders = self._founders.get(key)
+        if founders is not None:
+            founders.discard(member)
+            if not founders:
+                del self._founders[key]
 
     # Actions
 

@@ -159,11 +159,11 @@ def test_joinSeveralAndBadNames() -> None:
     alice.send("JOIN #a,b,#c")
     assert alice.received() == [
         ":alice!alice@chat JOIN :#a",
-        ":testchat 353 alice = #a :alice",
+        ":testchat 353 alice = #a :@alice",
         ":testchat 366 alice #a :End of /NAMES list",
         ":testchat 403 alice b :No such channel",
         ":alice!alice@chat JOIN :#c",
-        ":testchat 353 alice = #c :alice",
+        ":testchat 353 alice = #c :@alice",
         ":testchat 366 alice #c :End of /NAMES list",
     ]
     alice.send("JOIN #a")
@@ -257,7 +257,7 @@ def test_namesListWhoWhoisMode() -> None:
         ":testchat 318 alice alice :End of /WHOIS list",
         ":testchat 401 alice nobody :No such nick/channel",
         ":testchat 318 alice nobody :End of /WHOIS list",
-        ":testchat 324 alice #lobby :+nt",
+        ":testchat 324 alice #lobby :+n",
         ":testchat 368 alice #lobby :End of channel ban list",
         ":testchat 482 alice #lobby :You're not channel operator",
         ":testchat 221 alice :+",

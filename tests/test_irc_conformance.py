@@ -99,7 +99,7 @@ def test_whoUserNameRealNameAndMasks() -> None:
         ":testchat 315 otherNick COOLNI* :End of /WHO list",
         ":testchat 352 otherNick * myusernam chat testchat coolNick H :0 My UniqueReal Name",
         ":testchat 315 otherNick c?olnick :End of /WHO list",
-        ":testchat 352 otherNick #chan myusernam chat testchat coolNick H :0 My UniqueReal Name",
+        ":testchat 352 otherNick #chan myusernam chat testchat coolNick H@ :0 My UniqueReal Name",
         ":testchat 352 otherNick #chan otherNick chat testchat otherNick H :0 otherNick",
         ":testchat 315 otherNick #CHAN :End of /WHO list",
         ":testchat 315 otherNick idontexist :End of /WHO list",

@@ -166,3 +166,35 @@ def test_silence() -> None:
     alice.send("SILENCE -mallory")
     mallory.send("hi")
     assert alice.received() == [":mallory!mallory@chat PRIVMSG #lobby :hi"]
+
+
+def test_whoMakesARoomIsItsOperatorWhileIn() -> None:
+    """
+    As on IRC, who joins a room empty is its operator, identified or not, for as long as it
+    stays in: it may lock the topic (C{+t}) and unlock it; the default room has no maker.
+    """
+    server = MixedServer()
+    foo, bar = server.connectIRC("foo"), server.connectIRC("bar")
+    foo.send("JOIN #chan")
+    bar.send("JOIN #chan")
+    foo.received(), bar.received()
+    bar.send("NAMES #chan")
+    assert bar.received()[0] == ":testchat 353 bar = #chan :bar @foo"
+    foo.send("MODE #chan +t")
+    foo.send("MODE #chan")
+    assert foo.received()[-1] == ":testchat 324 foo #chan :+nt"
+    bar.received()
+    bar.send("TOPIC #chan :T0P1C")
+    assert bar.received() == [":testchat 482 bar #chan :You're not channel operator"]
+    foo.send("MODE #chan -t")
+    bar.received()
+    bar.send("TOPIC #chan :T0P1C")
+    assert bar.received() == [":bar!bar@chat TOPIC #chan :T0P1C"]
+    foo.send("PART #chan")
+    foo.send("JOIN #chan")  # not empty: bar is in it
+    foo.received()
+    bar.send("NAMES #chan")
+    assert bar.received()[-2] == ":testchat 353 bar = #chan :bar foo"
+    lobby = server.connect("carol")
+    lobby.send("/kick bar")
+    assert lobby.received() == ["!!! You are not an operator of #lobby"]

@@ -941,7 +941,8 @@ class IRCProtocol(Connection, Protocol):
                 self.refuse(e, target)
                 return
             if not changes:
-                self.numeric(N.RPL_CHANNELMODEIS, room.name, "+nt")
+                modes = "+nt" if self.factory.hub.moderation.topicLocked(room.name) else "+n"
+                self.numeric(N.RPL_CHANNELMODEIS, room.name, modes)
             else:
                 moderation.channelMode(self, room, changes, list(message.params[2:]))
             return

@@ -51,6 +51,7 @@ from chat import events
 from chat.errors import StateUnavailable
 from chat.names import foldNick, foldRoom
 from chat.store.interface import MAX_HISTORY, Account, Rule
+from chat.store.queue import TurnQueue
 
 VERSION = 1
 
@@ -106,7 +107,7 @@ class Opener(Protocol):
     def close(self) -> defer.Deferred[None]: ...
 
 
-class RedisStore:
+class RedisStore(TurnQueue):
     """
     A L{chat.store.interface.Store} in the Redis of a cluster, shared by all its nodes.
 
@@ -120,19 +121,14 @@ class RedisStore:
     def __init__(
         self, clock: IReactorTime, opener: Opener, db: int = 0, timeout: float = 10.0
     ) -> None:
+        TurnQueue.__init__(self, clock)
         self.prefix = f"chat:{db}:store:"
         self.timeout = timeout
-        self._clock = clock
         self._opener = opener
         self._redis: Any = None
         # Which store wrote a line, and in what order: lines said at one time stay in order.
         self._origin = uuid.uuid4().hex[:8]
         self._sequence = 0
-        self._queued: list[events.Said] = []
-        # Rule changes waiting for the turn's end, in order: (rule, None) saves, (None, key)
-        # deletes.
-        self._queuedRules: list[tuple[Rule | None, tuple[str, str, str] | None]] = []
-        self._flush: Any = None
         self._unsent = 0
         self._dropping = False
         self._writing: set[defer.Deferred[None]] = set()
@@ -235,10 +231,6 @@ class RedisStore:
         self._queued.append(said)
         self._writeSoon()
 
-    def _writeSoon(self) -> None:
-        if self._flush is None:
-            self._flush = self._clock.callLater(0, self._writeQueued)
-
     def _member(self, said: events.Said) -> str:
         self._sequence += 1
         line = json.dumps([said.room, said.time, said.nick, said.text, said.action], ensure_ascii=False)
@@ -248,13 +240,9 @@ class RedisStore:
         """
         Send the queued lines and rule changes, all at once.
         """
-        if self._flush is not None and self._flush.active():
-            self._flush.cancel()
-        self._flush = None
         if not (self._queued or self._queuedRules) or self._redis is None:
             return
-        queued, self._queued = self._queued, []
-        changes, self._queuedRules = self._queuedRules, []
+        queued, changes = self._takeQueued()
         rooms: dict[str, list[object]] = {}
         for said in queued:
             rooms.setdefault(foldRoom(said.room), []).extend((said.time, self._member(said)))
@@ -393,13 +381,6 @@ class RedisStore:
                 self.log.warn("Ignored a malformed rule in Redis: {rule!r}", rule=field[:100])
         return rules
 
-    def saveRule(self, rule: Rule) -> None:
-        self._queuedRules.append((rule, None))
-        self._writeSoon()
-
-    def deleteRule(self, kind: str, scope: str, target: str) -> None:
-        self._queuedRules.append((None, (kind, scope, target)))
-        self._writeSoon()
 
 
 def _ruleField(key: tuple[str, str, str]) -> str:

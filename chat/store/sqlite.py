@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from chat import events
 from chat.names import foldNick, foldRoom
 from chat.store.interface import Account, Rule
+from chat.store.queue import TurnQueue
 
 _Cursor = sqlite3.Cursor
 
@@ -92,7 +93,7 @@ def _said(row: tuple[str, float, str, str, int]) -> events.Said:
     return events.Said(roomName, nick, text, time, bool(action))
 
 
-class SQLiteStore:
+class SQLiteStore(TurnQueue):
     """
     A L{chat.store.interface.Store} in the SQLite file C{path}.
     """
@@ -101,15 +102,12 @@ class SQLiteStore:
     log = Logger()
 
     def __init__(self, reactor: IReactorCore | IReactorTime, path: str) -> None:
+        TurnQueue.__init__(self, reactor)
         self.path = path
         self._reactor = reactor
         # Made by start, not here: a service that is built but never started opens no file.
         self._pool: adbapi.ConnectionPool | None = None
-        self._queued: list[events.Said] = []
-        # Rule changes waiting for the writer, in order: (rule, None) saves, (None, key) deletes.
-        self._queuedRules: list[tuple[Rule | None, tuple[str, str, str] | None]] = []
         self._flushing: defer.Deferred[None] | None = None
-        self._flush = None
 
     def _run(self, interaction: Callable[..., object], *args: object) -> defer.Deferred:
         if self._pool is None:
@@ -161,22 +159,13 @@ class SQLiteStore:
 
     def addLine(self, said: events.Said) -> None:
         self._queued.append(said)
-        if self._flush is None:
-            self._flush = self._reactor.callLater(0, self._writeQueued)
-
-    def _writeSoon(self) -> None:
-        if self._flush is None:
-            self._flush = self._reactor.callLater(0, self._writeQueued)
+        self._writeSoon()
 
     def _writeQueued(self) -> defer.Deferred[None]:
         """
         Hand the queued lines to the writer thread, as one transaction.
         """
-        if self._flush is not None and self._flush.active():
-            self._flush.cancel()
-        self._flush = None
-        queued, self._queued = self._queued, []
-        rules, self._queuedRules = self._queuedRules, []
+        queued, rules = self._takeQueued()
         if not queued and not rules:
             return defer.succeed(None)
         rows = [
@@ -303,10 +292,3 @@ class SQLiteStore:
 
         return self._read(read)
 
-    def saveRule(self, rule: Rule) -> None:
-        self._queuedRules.append((rule, None))
-        self._writeSoon()
-
-    def deleteRule(self, kind: str, scope: str, target: str) -> None:
-        self._queuedRules.append((None, (kind, scope, target)))
-        self._writeSoon()

@@ -198,3 +198,29 @@ def test_whoMakesARoomIsItsOperatorWhileIn() -> None:
     lobby = server.connect("carol")
     lobby.send("/kick bar")
     assert lobby.received() == ["!!! You are not an operator of #lobby"]
+
+
+def test_kickFromSeveralChannels() -> None:
+    """
+    RFC 2812's KICK: one channel and several nicks, or as many channels as nicks, in pairs.
+    """
+    server = MixedServer()
+    foo, bar, baz = (server.connectIRC(nick) for nick in ("foo", "bar", "baz"))
+    for client in (foo, bar, baz):
+        client.send("JOIN #a,#b")
+        client.received()
+    foo.received()
+    foo.send("KICK #a,#b bar,baz :out")
+    assert foo.received() == [
+        ":foo!foo@chat KICK #a bar :out",
+        ":foo!foo@chat KICK #b baz :out",
+    ]
+    foo.send("KICK #b bar,nobody")
+    assert foo.received() == [
+        ":foo!foo@chat KICK #b bar :foo",
+        ":testchat 401 foo nobody :No such nick/channel",
+    ]
+    foo.send("KICK #a,#b bar")
+    assert foo.received() == [
+        ":testchat 461 foo KICK :As many nicks as channels, or one channel"
+    ]

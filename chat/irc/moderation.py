@@ -62,9 +62,18 @@ def _durationAndReason(params: tuple[str, ...]) -> tuple[float, str]:
 
 @_command("KICK", 2)
 def kick(protocol: Any, message: Message) -> None:
-    room = message.params[0]
+    """
+    C{KICK #room NICK[,NICK...] [REASON]}, or as RFC 2812 has it too, C{KICK #a,#b NICK1,NICK2}:
+    the first nick out of the first room, the second out of the second.
+    """
+    rooms, nicks = message.params[0].split(","), message.params[1].split(",")
     reason = message.params[2] if len(message.params) > 2 else ""
-    for nick in message.params[1].split(","):
+    if len(rooms) == 1:
+        rooms = rooms * len(nicks)
+    elif len(rooms) != len(nicks):
+        protocol.numeric(N.ERR_NEEDMOREPARAMS, "KICK", "As many nicks as channels, or one channel")
+        return
+    for room, nick in zip(rooms, nicks):
         _attempt(
             protocol, room, "KICK", lambda: _moderation(protocol).kick(protocol, room, nick, reason)
         )

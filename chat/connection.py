@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from chat import events
+from chat.errors import ServerBanned
 from chat.fanout import Batch, BatchFanout, Outlet, takeOutput
 
 if TYPE_CHECKING:
@@ -207,6 +208,18 @@ class Connection:
             setter = getattr(self.transport, option, None)
             if setter is not None:
                 setter(True)
+
+    def notRegistered(self, failure: Failure) -> None:
+        """
+        The hub did not register this connection under a guest nick: a server ban closes it
+        with its reason; anything else is a bug, logged, and the connection is closed.
+        """
+        if failure.check(ServerBanned):
+            self.drop(str(failure.value))
+            return
+        if not self.closing:
+            self.log.failure("Registering {peer}", failure, peer=self.peer)
+            self.drop("Internal error: could not register a nick")
 
     def endConnection(self, reason: Failure) -> str:
         """

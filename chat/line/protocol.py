@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 
 from chat import events
 from chat.connection import Connection
-from chat.errors import ChatError, ServerBanned
+from chat.errors import ChatError
 from chat.fanout import BatchFanout, takeOutput
 from chat.gate import Gate
 from chat.hub import Hub
@@ -120,7 +120,7 @@ class LineProtocol(Connection, LineReceiver):
         self._entered = True
         self.prepareConnection()
         registering = self.factory.hub.connect(self)
-        self._reader.release(registering.addCallbacks(self._registered, self._notRegistered))
+        self._reader.release(registering.addCallbacks(self._registered, self.notRegistered))
 
     def _registered(self, nick: str) -> None:
         # No log line for a connect: it would cost a third of the CPU of a connect storm.  The
@@ -134,14 +134,6 @@ class LineProtocol(Connection, LineReceiver):
             factory.hub.join(self, self.room)
         except ChatError as e:  # banned from it: /join another
             self.deliver(events.Error(f"{e}; /join another room"))
-
-    def _notRegistered(self, failure: Failure) -> None:
-        if failure.check(ServerBanned):
-            self.drop(str(failure.value))
-            return
-        if not self.closing:
-            self.log.failure("Registering {peer}", failure, peer=self.peer)
-            self.drop("Internal error: could not register a nick")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._reader is not None:

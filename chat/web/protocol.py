@@ -26,7 +26,6 @@ from zope.interface import implementer
 
 from chat import connection, events
 from chat.connection import Connection
-from chat.errors import ServerBanned
 from chat.fanout import BatchFanout
 from chat.gate import Gate
 from chat.hub import Hub
@@ -137,7 +136,7 @@ class WebProtocol(Connection):
             return
         limits = factory.gate.limits
         self._reader = LineReader(self, factory.gate.clock, limits, limits.maxLine + JSON_OVERHEAD)
-        self._reader.waitFor(factory.hub.connect(self).addCallbacks(self._registered, self._notRegistered))
+        self._reader.waitFor(factory.hub.connect(self).addCallbacks(self._registered, self.notRegistered))
 
     def _guardUnfinished(self, channel: Any, stream: ITransport) -> None:
         """
@@ -175,14 +174,6 @@ class WebProtocol(Connection):
         self.deliver(Welcome(nick, factory.name, factory.hub.defaultRoom))  # type: ignore[arg-type]
         for line in factory.motd:
             self.deliver(events.Notice(f"MOTD: {line}"))
-
-    def _notRegistered(self, failure: Failure) -> None:
-        if failure.check(ServerBanned):
-            self.drop(str(failure.value))
-            return
-        if not self.closing:
-            self.log.failure("Registering {peer}", failure, peer=self.peer)
-            self.drop("Internal error: could not register a nick")
 
     def textMessageReceived(self, message: str) -> None:
         self._unfinished = 0

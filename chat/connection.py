@@ -126,6 +126,9 @@ class Connection:
 
     # Slots, not instance dict entries: the fan-out reads and sets the first two once per
     # delivery, and ten thousand idle connections each save the dict the others would fill.
+    # What only some connections ever set (below) stays out of the slots, as a class default
+    # that the instance dict (every front end's protocol has one, from Twisted's) overrides:
+    # each slot costs every idle connection.
     __slots__ = (
         "pendingOutput",
         "outlet",
@@ -134,13 +137,9 @@ class Connection:
         "host",
         "countedHost",
         "lastActive",
-        "closeReason",
         "_sendQueue",
-        "_closeTimer",
         "_aborted",
         "_ended",
-        "_notedAt",
-        "_unnoted",
     )
 
     log = Logger()
@@ -150,6 +149,12 @@ class Connection:
     # Set by the hub (Hub.setAway, Hub.setAccount) on the few that go away or identify.
     away = ""
     account: str | None = None
+    # Set on a connection that is closing.
+    closeReason = ""
+    _closeTimer: IDelayedCall | None = None
+    # Set on a connection whose refused lines or flood holds are logged (see L{_note}).
+    _notedAt = float("-inf")
+    _unnoted = 0
 
     def __init__(self) -> None:
         self.pendingOutput: Batch | list[bytes | Batch] | None = None
@@ -159,13 +164,9 @@ class Connection:
         self.host: str | None = None
         self.countedHost: str | None = None
         self.lastActive = 0.0
-        self.closeReason = ""
         self._sendQueue: SendQueue | None = None
-        self._closeTimer: IDelayedCall | None = None
         self._aborted = False
         self._ended = False
-        self._notedAt = float("-inf")
-        self._unnoted = 0
 
     # Lifetime
 

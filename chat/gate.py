@@ -7,9 +7,7 @@ C{--max-per-ip}, is closed by the same idle sweep, and hears of a shutdown.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -44,6 +42,19 @@ class Admitted(Protocol):
 ENTER_AT_ONCE = 256
 
 
+class _Waiting:
+    """
+    The connections waiting the same time to go in: in the order they came, so in the order
+    they may go in, each as when it may and what lets it in.
+    """
+
+    __slots__ = ("dues", "letIns")
+
+    def __init__(self) -> None:
+        self.dues: deque[float] = deque()
+        self.letIns: deque[Callable[[], object]] = deque()
+
+
 class Gate:
     """
     The connections of every front end, and the limits on them.
@@ -67,11 +78,10 @@ class Gate:
         # bytes of memory a connection and a heap operation per line.
         self._idleCheck = LoopingCall(self._closeIdle)
         self._idleCheck.clock = clock
-        # Connections waiting to go in, by when they may, each as what lets it in: one timer
-        # for them all, and no object per connection (ten thousand Deferreds made and dropped
-        # in a connect storm left holes in memory that the idle connections paid for after).
-        self._entering: list[tuple[float, int, Callable[[], object]]] = []
-        self._order = itertools.count()
+        # Connections waiting to go in, by how long they wait: one timer for them all, and as
+        # little as can be for each (what lets it in, and when), as the objects a connect storm
+        # makes and drops leave holes in memory that the idle connections pay for after.
+        self._entering: dict[float, _Waiting] = {}
         self._entry: IDelayedCall | None = None
         self._held = False
 
@@ -104,9 +114,18 @@ class Gate:
         connect storm, so that the turns between let the listening ports drain the kernel's
         accept queue.  A connection that went in sooner, or went away, ignores the call.
         """
-        heapq.heappush(self._entering, (self.clock.seconds() + delay, next(self._order), letIn))
-        if self._entry is None and not self._held:
+        waiting = self._entering.get(delay)
+        if waiting is None:
+            waiting = self._entering[delay] = _Waiting()
+        due = self.clock.seconds() + delay
+        waiting.dues.append(due)
+        waiting.letIns.append(letIn)
+        if self._held:
+            return
+        if self._entry is None:
             self._entry = self.clock.callLater(delay, self._letIn)
+        elif due < self._entry.getTime():
+            self._entry.reset(delay)
 
     @property
     def holding(self) -> bool:
@@ -127,28 +146,46 @@ class Gate:
             # Those that waited meanwhile have waited long enough: in they go, at once.
             self._held = False
             now = self.clock.seconds()
-            self._entering = [(min(due, now), order, letIn) for due, order, letIn in self._entering]
-            heapq.heapify(self._entering)
-            if self._entering and self._entry is None:
-                self._entry = self.clock.callLater(0, self._letIn)
+            for waiting in self._entering.values():
+                waiting.dues = deque(min(due, now) for due in waiting.dues)
+            if self._entry is None:
+                self._scheduleEntry()
             return result
 
         ready.addBoth(release)
 
     def _letIn(self) -> None:
         self._entry = None
-        entering = self._entering
         now = self.clock.seconds()
-        let = 0
-        while entering and entering[0][0] <= now and let < ENTER_AT_ONCE:
-            letIn = heapq.heappop(entering)[2]
-            let += 1
+        for _ in range(ENTER_AT_ONCE):
+            waiting = self._next(now)
+            if waiting is None:
+                break
+            waiting.dues.popleft()
             try:
-                letIn()
+                waiting.letIns.popleft()()
             except Exception:
                 self.log.failure("Letting a connection in")
-        if entering:
-            self._entry = self.clock.callLater(max(0.0, entering[0][0] - now), self._letIn)
+        self._scheduleEntry()
+
+    def _next(self, now: float) -> _Waiting | None:
+        """
+        Of the connections due to go in by C{now}, the queue of the one due first.
+        """
+        first = None
+        for waiting in self._entering.values():
+            if waiting.dues and waiting.dues[0] <= now:
+                if first is None or waiting.dues[0] < first.dues[0]:
+                    first = waiting
+        return first
+
+    def _scheduleEntry(self) -> None:
+        """
+        Call L{_letIn} when the next waiting connection is due.
+        """
+        dues = [waiting.dues[0] for waiting in self._entering.values() if waiting.dues]
+        if dues:
+            self._entry = self.clock.callLater(max(0.0, min(dues) - self.clock.seconds()), self._letIn)
 
     def release(self, connection: Admitted) -> None:
         """

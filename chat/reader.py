@@ -63,6 +63,7 @@ class LineHandler(Protocol):
 
 
 _ROUNDING = 1e-9
+_NEVER = float("-inf")
 
 
 def _finished(waiting: defer.Deferred[object]) -> bool:
@@ -115,9 +116,10 @@ class LineReader:
         self._pending = b""
         self._discarding = 0
         # The flood limit's token bucket, kept here rather than as an object of its own:
-        # ten thousand idle connections each save one.
-        self._tokens = float(limits.floodBurst)
-        self._updated = clock.seconds()
+        # ten thousand idle connections each save one.  It starts full, so when it was last
+        # filled does not matter: never (and no float of its own for each idle connection).
+        self._tokens: float = limits.floodBurst
+        self._updated = _NEVER
         self._floodWait: IDelayedCall | None = None
         self._waiting: defer.Deferred[object] | None = None
         self._holding = False

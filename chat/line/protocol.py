@@ -58,22 +58,24 @@ class LineProtocol(Connection, LineReceiver):
         L{chat.line.packets}); known from its first message.
     """
 
-    # Slots (see L{Connection}): ten thousand idle connections each save a dict.
+    # Slots (see L{Connection}): ten thousand idle connections each save a dict.  The few
+    # clients that send packets or speak telnet set the class defaults below.
     __slots__ = (
         "factory",
         "connected",
         "transport",
         "room",
-        "packets",
         "_reader",
         "_entered",
         "_nick",
         "_sawInput",
         "_firstInput",
         "_decided",
-        "_telnet",
-        "_hinted",
     )
+
+    packets = False
+    _telnet: TelnetInput | None = None
+    _hinted = False
 
     def __init__(self) -> None:
         Connection.__init__(self)
@@ -81,7 +83,6 @@ class LineProtocol(Connection, LineReceiver):
         self.connected = 0
         self.transport = None
         self.room = ""
-        self.packets = False
         self._reader: LineReader | None = None
         self._entered = False
         self._nick = ""

@@ -19,6 +19,7 @@ call or list it saves shows in the server's CPU.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from itertools import islice
 from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -33,19 +34,25 @@ Encoder = Callable[[events.Event], bytes]
 class Batch:
     """
     Lines for every member of one room, in order.  It stays open, so that a room's next
-    line joins it, only while it is the last thing queued for each member of the room and the
-    room's membership has not changed.
+    line joins it, only while it is the last thing queued for each member of the room and no
+    member has left the room.  A member who joins meanwhile hears the lines from its join on
+    (see L{starts}): in a connect storm, a turn's joins then make one batch, not one each that
+    every member of the room is queued.
     """
 
-    __slots__ = ("lines", "generation", "closed", "firsts", "skips", "_data")
+    __slots__ = ("lines", "generation", "departures", "size", "closed", "firsts", "skips", "starts", "_data")
 
-    def __init__(self, generation: int) -> None:
+    def __init__(self, room: Room, size: int) -> None:
         self.lines: list[bytes] = []
-        self.generation = generation
+        self.generation = room.generation
+        self.departures = room.departures
+        self.size = size  # how many of the room's members (of this front end) it is for
         self.closed = False
         self.firsts: list[Recipient] = []  # the members this batch is the first thing owed to
         # The lines (by index) that a member does not hear: its own, when it has no echo.
         self.skips: dict[Recipient, set[int]] | None = None
+        # The line (by index) from which a member who joined after the batch began hears it.
+        self.starts: dict[Recipient, int] | None = None
         self._data: bytes | None = None
 
     def data(self) -> bytes:
@@ -62,17 +69,18 @@ class Batch:
         The batch's lines that C{member} hears.
         """
         skips = self.skips
-        if skips is None or member not in skips:
+        start = 0 if self.starts is None else self.starts.get(member, 0)
+        if (skips is None or member not in skips) and not start:
             return self.data()
         self.closed = True
         # The runs of lines between the skipped ones, each joined at once: a sender skips
         # a few lines of many.
         lines = self.lines
         runs = []
-        start = 0
-        for index in sorted(skips[member]):
-            runs.append(b"".join(lines[start:index]))
-            start = index + 1
+        for index in sorted(skips[member]) if skips is not None and member in skips else ():
+            if index >= start:
+                runs.append(b"".join(lines[start:index]))
+                start = index + 1
         runs.append(b"".join(lines[start:]))
         return b"".join(runs)
 
@@ -148,8 +156,11 @@ class BatchFanout:
         # Counted once an event, not once a delivery: this is the hot path.
         self.stats.deliveries += len(members) - (skip is not None)
         batch = self._batches.get(room)
+        if batch is not None and batch.generation != room.generation and not batch.closed:
+            if batch.departures == room.departures:
+                self._joined(batch, room, members)
         if batch is None or batch.closed or batch.generation != room.generation:
-            batch = self._batches[room] = Batch(room.generation)
+            batch = self._batches[room] = Batch(room, len(members))
             queue = self._queue
             first = batch.firsts.append
             for member in members:
@@ -167,6 +178,21 @@ class BatchFanout:
                 batch.skips = {}
             batch.skips.setdefault(skip, set()).add(len(batch.lines))
         batch.lines.append(data)
+
+    def _joined(self, batch: Batch, room: Room, members: Collection[Recipient]) -> None:
+        """
+        Members joined C{room} since C{batch} began, and none left: queue the batch to each of
+        them, to be heard from the next line on.  C{members} is the room's audience (a dict,
+        in the order they joined), so the ones who joined are its last.
+        """
+        start = len(batch.lines)
+        if batch.starts is None:
+            batch.starts = {}
+        for member in islice(reversed(members), len(members) - batch.size):  # type: ignore[call-overload]
+            batch.starts[member] = start
+            self._queue(member, batch)
+        batch.size = len(members)
+        batch.generation = room.generation
 
     def toRoomExcept(
         self,

@@ -126,9 +126,11 @@ class Room:
 
     @ivar generation: changes whenever a member joins or leaves, so that a L{Fanout} can tell
         that a group of members it prepared for is out of date.
+    @ivar departures: changes whenever a member leaves: while it does not, the members a
+        L{Fanout} prepared for are still the first of the room's, in the order they joined.
     """
 
-    __slots__ = ("name", "topic", "members", "history", "generation", "_audiences")
+    __slots__ = ("name", "topic", "members", "history", "generation", "departures", "_audiences")
 
     def __init__(self, name: str, historySize: int) -> None:
         self.name = name
@@ -137,6 +139,7 @@ class Room:
         self.members: dict[Member, None] = {}
         self.history: deque[events.Said] = deque(maxlen=historySize)
         self.generation = 0
+        self.departures = 0
         # The members again, by front end, so that each front end hears a broadcast once.
         self._audiences: dict[Fanout, dict[Member, None]] = {}
 
@@ -153,6 +156,7 @@ class Room:
         if not audience:
             del self._audiences[fanout]
         self.generation += 1
+        self.departures += 1
 
     def broadcast(self, event: events.Event, skip: Member | None = None) -> None:
         for fanout, audience in tuple(self._audiences.items()):

@@ -5,9 +5,12 @@ order, none lost, merged or split, in one write.
 
 from __future__ import annotations
 
-from chat import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chat import connection, fanout
 from chat.line.protocol import ENTRY_DELAY
-from helpers import NO_FLOOD, FakeServer, countWrites
+from helpers import NO_FLOOD, FakeServer, MixedServer, countWrites
 
 
 
@@ -253,3 +256,86 @@ def test_aSenderWithoutEchoGetsTheOthersLinesInOneSend(monkeypatch) -> None:
     server.clock.advance(0)
     assert sockets["alice"].sent == [sockets["alice"].sent[0]]
     assert arrived(bob, sockets["bob"])[-1] == ":alice!alice@chat PRIVMSG #lobby :alone"
+
+
+# What a client of the property below may do: (who, what, which room or line).
+_ACTIONS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=5),
+        st.sampled_from(["say", "join", "part", "msg", "arrive", "leave"]),
+        st.integers(min_value=0, max_value=2),
+    ),
+    max_size=30,
+)
+
+
+def _play(actions: list[tuple[int, str, int]], turnEach: bool) -> list[list[str]]:
+    """
+    Three line clients, two IRC clients (no echo) and one line client still at the gate, in
+    #lobby with two lines of history; what each receives when they do C{actions}, in one
+    reactor turn or, if C{turnEach}, in a turn each.
+    """
+    server = MixedServer(history=2)
+    lines = server.connectMany("l0", "l1", "l2")
+    ircs = [server.connectIRC(f"i{n}") for n in range(2)]
+    for irc in ircs:
+        irc.send("JOIN #lobby")
+    waiting = server._connectTo(server.factory, "127.0.0.1", wait=False)
+    clients = [*lines, *ircs, waiting]
+    for client in clients:
+        client.received()
+    arrived = gone = False
+    rooms = ("lobby", "a", "b")
+    for who, what, which in actions:
+        client = clients[who]
+        irc = client in ircs
+        if client is waiting and (not arrived or gone):
+            if what == "arrive" and not arrived:
+                arrived = True
+                waiting.protocol.enterNow()
+        elif what == "say":
+            client.send(f"PRIVMSG #{rooms[which]} :{who} says {which}" if irc else f"{who} says {which}")
+        elif what == "join":
+            client.send(f"JOIN #{rooms[which]}" if irc else f"/join {rooms[which]}")
+        elif what == "part" and irc:
+            client.send(f"PART #{rooms[which]}")
+        elif what == "msg":
+            client.send(f"PRIVMSG l{which} :psst" if irc else f"/msg l{which} psst")
+        elif what == "leave" and client is waiting:
+            gone = True
+            waiting.disconnect()
+        if turnEach:
+            server.clock.advance(0)
+    return [client.received() if client is not waiting or not gone else [] for client in clients]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ACTIONS)
+def test_batchingChangesNothingClientsSee(actions: list[tuple[int, str, int]]) -> None:
+    """
+    Whatever clients of both front ends do (speak, join, part, arrive, whisper) within one
+    reactor turn, each receives exactly what it would if each thing had its own turn: lines
+    shared by a room's members, joiners who hear from their join on, leavers who hear
+    nothing after, senders who do not hear their own lines.
+    """
+    assert _play(actions, turnEach=False) == _play(actions, turnEach=True)
+
+
+def test_aTurnsArrivalsShareOneBatch(monkeypatch) -> None:
+    """
+    Clients let in together (a connect storm) each hear the room from their own join on, and
+    the room's members hear every join: one batch for them all, not one a join that every
+    member is queued, which costs the room's size times the joins.
+    """
+    server = FakeServer(limits=NO_FLOOD, history=0)
+    (alice,) = server.connectMany("alice")
+    arriving = [server._connectTo(server.factory, "127.0.0.1", wait=False) for _ in range(4)]
+    batches = []
+    init = fanout.Batch.__init__
+    monkeypatch.setattr(fanout.Batch, "__init__", lambda self, *a: batches.append(self) or init(self, *a))
+    server.clock.advance(ENTRY_DELAY)
+    joins = [f"*** guest{n} has joined #lobby" for n in range(2, 6)]
+    assert alice.received() == joins
+    for n, client in enumerate(arriving):
+        assert [line for line in client.received() if "has joined" in line] == joins[n:]
+    assert len(batches) == 1

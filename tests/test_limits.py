@@ -414,3 +414,22 @@ def test_theGateLetsAStormInAFewHundredATurn() -> None:
     assert entered == list(range(ENTER_AT_ONCE))
     server.clock.advance(0)  # and the next ones, in order
     assert entered == list(range(ENTER_AT_ONCE * 2 + 10))
+
+
+def test_theGateLetsEachInWhenItsWaitIsOver() -> None:
+    """
+    Connections that wait different times go in when each one's wait is over, whatever the
+    order they came in: one that need not wait does not wait for one that must.
+    """
+    server = FakeServer()
+    entered: list[str] = []
+    server.gate.enter(lambda: entered.append("slow"), 0.1)
+    server.clock.advance(0.05)
+    server.gate.enter(lambda: entered.append("later slow"), 0.1)
+    server.gate.enter(lambda: entered.append("fast"))
+    server.clock.advance(0)
+    assert entered == ["fast"]
+    server.clock.advance(0.05)
+    assert entered == ["fast", "slow"]
+    server.clock.advance(0.05)
+    assert entered == ["fast", "slow", "later slow"]

@@ -60,7 +60,8 @@ class Member(Protocol):
     the account it identified as or L{None}, both set by the hub; and C{hearsAway} and
     C{hearsAccounts}, whether it wants L{events.AwayChanged} and L{events.AccountChanged}
     for those it shares a room with (an IRC client only with C{away-notify} and
-    C{account-notify}).
+    C{account-notify}); and C{kickedOutOf}, called with a room's name when a kick has taken
+    it out of that room (a line client, always in one room, goes back to the default room).
     """
 
     nick: str

@@ -784,6 +784,9 @@ class Moderation:
             if not isRemote(member):
                 # Its server keeps the cluster's directory of its members' rooms.
                 self.hub.relay.publish(events.Left(room.name, member.nick))
+                kickedOutOf = getattr(member, "kickedOutOf", None)
+                if kickedOutOf is not None:
+                    kickedOutOf(room.name)
 
     def _killLocal(self, nick: str, reason: str) -> None:
         try:

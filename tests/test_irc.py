@@ -231,6 +231,9 @@ def test_namesListWhoWhoisMode() -> None:
     alice.send("MODE #lobby +m")
     alice.send("MODE alice")
     alice.send("MODE alice +i")
+    alice.send("MODE alice +i")  # no change, no echo
+    alice.send("MODE alice")
+    alice.send("MODE alice -i")
     alice.send("MODE alice +x")
     alice.send("MODE bob")
     assert alice.received() == [
@@ -261,6 +264,9 @@ def test_namesListWhoWhoisMode() -> None:
         ":testchat 368 alice #lobby :End of channel ban list",
         ":testchat 482 alice #lobby :You're not channel operator",
         ":testchat 221 alice :+",
+        ":alice!alice@chat MODE alice :+i",
+        ":testchat 221 alice :+i",
+        ":alice!alice@chat MODE alice :-i",
         ":testchat 501 alice :Unknown MODE flag",
         ":testchat 502 alice :Cant change mode for other users",
     ]

@@ -170,10 +170,11 @@ def test_kickedUserCanRejoinUnlessBanned() -> None:
     everyone(alice, mallory)
     alice.send("/kick mallory flooding")
     announcement = "*** alice kicked mallory from #lobby (flooding)"
-    assert mallory.received() == [announcement]
+    assert mallory.received() == [announcement, "*** You are in no room; /join one"]
     assert bob.received() == [announcement]
-    mallory.send("hello?")
-    assert mallory.received() == ["!!! You are not in #lobby"]
+    for line in ("hello?", "/me waves", "/topic", "/history", "/who"):
+        mallory.send(line)
+        assert mallory.received() == ["!!! You are in no room; /join one"]
     mallory.send("/join #lobby")
     assert mallory.received()[0] == "*** mallory has joined #lobby"
     alice.send("/ban mallory 1h spam")
@@ -183,12 +184,32 @@ def test_kickedUserCanRejoinUnlessBanned() -> None:
     assert mallory.received() == ["!!! You are banned from #lobby (spam)"]
 
 
+def test_aLineUserKickedFromARoomGoesBackToTheDefaultRoom() -> None:
+    """
+    A line client is always in one room: kicked out of one, it is back in #lobby (it was in
+    no room, and everything it typed was refused).
+    """
+    server, alice = owned()
+    alice.send("/join #dev")
+    bob = server.connect("bob")
+    bob.send("/join #dev")
+    everyone(alice, bob)
+    alice.send("/kick bob enough")
+    assert bob.received() == ["*** alice kicked bob from #dev (enough)", "*** bob has joined #lobby"]
+    bob.send("hello lobby")
+    assert bob.received() == ["<bob> hello lobby"]
+    assert alice.received() == ["*** alice kicked bob from #dev (enough)"]
+
+
 def test_banByAddressKeepsOutAnyNick() -> None:
     server, alice = owned()
     mallory = server.connect("mallory", host="192.0.2.66")
     everyone(alice)
     alice.send("/ban 192.0.2.0/24 evading")
-    assert mallory.received()[-1] == "*** alice kicked mallory from #lobby (Banned)"
+    assert mallory.received()[-2:] == [
+        "*** alice kicked mallory from #lobby (Banned)",
+        "*** You are in no room; /join one",
+    ]
     mallory.send("/nick someoneelse")
     mallory.send("/join #lobby")
     assert mallory.received()[-1] == "!!! You are banned from #lobby (evading)"
@@ -358,7 +379,7 @@ def test_operatorIsOperatorOfEveryRoom() -> None:
     mallory = server.connect("mallory")
     everyone(root, mallory)
     root.send("/kick mallory")
-    assert mallory.received() == ["*** root kicked mallory from #lobby"]
+    assert mallory.received() == ["*** root kicked mallory from #lobby", "*** You are in no room; /join one"]
 
 
 def test_gbanRefusesAtConnect() -> None:

@@ -35,7 +35,7 @@ def test_kickFromIRCSeenOnBoth() -> None:
     alice.received()
     alice.send("KICK #lobby mallory :spam")
     assert alice.received() == [":alice!alice@chat KICK #lobby mallory :spam"]
-    assert mallory.received() == ["*** alice kicked mallory from #lobby (spam)"]
+    assert mallory.received() == ["*** alice kicked mallory from #lobby (spam)", "*** You are in no room; /join one"]
 
 
 def test_nonOperatorGets482() -> None:

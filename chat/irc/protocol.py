@@ -173,6 +173,7 @@ class IRCProtocol(Connection, Protocol):
     _pingTimer: IDelayedCall | None = None
     _pingSent: float | None = None
     _batches = 0
+    _userModes = ""  # "i" once the client set +i
     _password: str | None = None
     _saslChunks: list[str] | None = None  # while a SASL PLAIN exchange runs
 
@@ -949,9 +950,30 @@ class IRCProtocol(Connection, Protocol):
         if foldNick(target) != foldNick(self.nick):
             self.numeric(N.ERR_USERSDONTMATCH, "Cant change mode for other users")
         elif not changes:
-            self.numeric(N.RPL_UMODEIS, "+")
-        elif changes.strip("+-i"):
+            self.numeric(N.RPL_UMODEIS, f"+{self._userModes}")
+        else:
+            self._changeUserModes(changes)
+
+    def _changeUserModes(self, changes: str) -> None:
+        """
+        Set or unset C{+i}, the one user mode known (clients set it on connecting; it hides
+        nobody here, as everyone's rooms are public), echoing what changed as servers do; any
+        other flag gets 501.
+        """
+        if changes.strip("+-i"):
             self.numeric(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+            return
+        adding = True
+        modes = self._userModes
+        for flag in changes:
+            if flag in "+-":
+                adding = flag == "+"
+            else:
+                modes = "i" if adding else ""
+        if modes != self._userModes:
+            change = "+i" if modes else "-i"
+            self._userModes = modes
+            self.send(Message("MODE", (self.nick, change), userMask(self.nick)))
 
     # People
 

@@ -76,7 +76,7 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
     """
     try:
         if line.startswith("//"):
-            hub.say(client, client.room, line[1:])
+            hub.say(client, _room(client), line[1:])
         elif line.startswith("/"):
             name, _, argument = line[1:].partition(" ")
             command = COMMANDS.get(name.lower())
@@ -89,10 +89,20 @@ def execute(hub: Hub, client: LineClient, line: str) -> defer.Deferred[None] | N
             if waiting is not None:
                 return waiting.addErrback(tellRefusal, client)
         elif line.strip():
-            hub.say(client, client.room, line)
+            hub.say(client, _room(client), line)
     except ChatError as e:
         client.deliver(events.Error(str(e)))
     return None
+
+
+def _room(client: LineClient) -> str:
+    """
+    The client's room, for a command about it: a client that a kick left in no room is told
+    to join one.
+    """
+    if not client.room:
+        raise ChatError("You are in no room; /join one")
+    return client.room
 
 
 def _notice(client: LineClient, text: str) -> None:
@@ -106,7 +116,7 @@ def _nick(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None]:
 
 @_command("/me ACTION", "say that you do something: /me waves", needsArgument=True)
 def _me(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.say(client, client.room, argument, action=True)
+    hub.say(client, _room(client), argument, action=True)
 
 
 @_command("/msg NICK TEXT", "send TEXT to NICK alone", needsArgument=True)
@@ -157,7 +167,7 @@ def _rooms(hub: Hub, client: LineClient, argument: str) -> None:
 
 @_command("/who [ROOM]", "list who is in ROOM, or in your room")
 def _who(hub: Hub, client: LineClient, argument: str) -> None:
-    room = hub.room(argument or client.room)
+    room = hub.room(argument or _room(client))
     # In order of nick, not of joining: on a cluster, the order members reach a node varies.
     nicks = " ".join(sorted((member.nick for member in room.members), key=foldNick))
     _notice(client, f"In {room.name} ({len(room.members)}): {nicks}")
@@ -166,9 +176,9 @@ def _who(hub: Hub, client: LineClient, argument: str) -> None:
 @_command("/topic [TEXT]", "show your room's topic, or set it to TEXT")
 def _topic(hub: Hub, client: LineClient, argument: str) -> None:
     if argument:
-        hub.setTopic(client, client.room, argument)
+        hub.setTopic(client, _room(client), argument)
         return
-    room = hub.room(client.room)
+    room = hub.room(_room(client))
     if room.topic:
         client.deliver(events.Topic(room.name, room.topic))
     else:
@@ -182,7 +192,7 @@ def _history(hub: Hub, client: LineClient, argument: str) -> defer.Deferred[None
     except ValueError:
         raise ChatError(f"Usage: {COMMANDS['history'].usage}") from None
     limit = max(1, min(limit, MAX_HISTORY))
-    room = client.room
+    room = _room(client)
 
     def show(lines: list[events.Said]) -> None:
         if not lines:
@@ -255,23 +265,23 @@ def _durationFirst(rest: str) -> tuple[float, str]:
 
 @_command("/claim", "become the owner of your room, if it has none (identified users)")
 def _claim(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.claim(client, client.room)
+    hub.moderation.claim(client, _room(client))
 
 
 @_command("/op NICK", "make NICK (identified) an operator of your room (owners, operators)", needsArgument=True)
 def _op(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.op(client, client.room, argument.split()[0])
+    hub.moderation.op(client, _room(client), argument.split()[0])
 
 
 @_command("/deop NICK", "take operator from NICK in your room", needsArgument=True)
 def _deop(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.op(client, client.room, argument.split()[0], add=False)
+    hub.moderation.op(client, _room(client), argument.split()[0], add=False)
 
 
 @_command("/kick NICK [REASON]", "put NICK out of your room (operators)", needsArgument=True)
 def _kick(hub: Hub, client: LineClient, argument: str) -> None:
     nick, reason = _words(argument, COMMANDS["kick"].usage)
-    hub.moderation.kick(client, client.room, nick, reason)
+    hub.moderation.kick(client, _room(client), nick, reason)
 
 
 @_command(
@@ -283,12 +293,12 @@ def _kick(hub: Hub, client: LineClient, argument: str) -> None:
 def _ban(hub: Hub, client: LineClient, argument: str) -> None:
     mask, rest = _words(argument, COMMANDS["ban"].usage)
     duration, reason = _durationFirst(rest)
-    hub.moderation.ban(client, client.room, mask, duration, reason)
+    hub.moderation.ban(client, _room(client), mask, duration, reason)
 
 
 @_command("/unban MASK", "lift a ban in your room (operators)", needsArgument=True)
 def _unban(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.unban(client, client.room, argument.split()[0])
+    hub.moderation.unban(client, _room(client), argument.split()[0])
 
 
 def _listBans(client: LineClient, where: str, rules: list[Rule]) -> None:
@@ -308,7 +318,7 @@ def _listBans(client: LineClient, where: str, rules: list[Rule]) -> None:
 
 @_command("/bans", "list the bans of your room")
 def _bans(hub: Hub, client: LineClient, argument: str) -> None:
-    _listBans(client, client.room, hub.moderation.bans(client.room))
+    _listBans(client, _room(client), hub.moderation.bans(_room(client)))
 
 
 @_command("/mute NICK [DURATION]", "nobody hears NICK in your room, for DURATION or for good (operators)", needsArgument=True)
@@ -317,22 +327,22 @@ def _mute(hub: Hub, client: LineClient, argument: str) -> None:
     duration, extra = _durationFirst(rest)
     if extra:
         raise ChatError(f"Usage: {COMMANDS['mute'].usage}")
-    hub.moderation.mute(client, client.room, who, duration)
+    hub.moderation.mute(client, _room(client), who, duration)
 
 
 @_command("/unmute NICK", "let NICK be heard in your room again (operators)", needsArgument=True)
 def _unmute(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.unmute(client, client.room, argument.split()[0])
+    hub.moderation.unmute(client, _room(client), argument.split()[0])
 
 
 @_command("/lock topic", "only operators may set your room's topic (operators)", needsArgument=True)
 def _lock(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.lock(client, client.room, argument)
+    hub.moderation.lock(client, _room(client), argument)
 
 
 @_command("/unlock topic", "anyone in your room may set its topic again (operators)", needsArgument=True)
 def _unlock(hub: Hub, client: LineClient, argument: str) -> None:
-    hub.moderation.lock(client, client.room, argument, add=False)
+    hub.moderation.lock(client, _room(client), argument, add=False)
 
 
 @_command("/kill NICK [REASON]", "disconnect NICK (server operators)", needsArgument=True)

@@ -136,6 +136,24 @@ class LineProtocol(Connection, LineReceiver):
         except ChatError as e:  # banned from it: /join another
             self.deliver(events.Error(f"{e}; /join another room"))
 
+    def kickedOutOf(self, room: str) -> None:
+        """
+        A kick took the client out of C{room}.  If that was its room, it goes back to the
+        default room, as a line client is always in one, unless the kick was from there (or
+        it may not go back): then it is in no room until it joins one.
+        """
+        if room != self.room:
+            return
+        hub = self.factory.hub
+        self.room = ""
+        if room == hub.defaultRoom:
+            self.deliver(events.Notice("You are in no room; /join one"))
+            return
+        try:
+            self.room = hub.join(self, hub.defaultRoom).name
+        except ChatError as e:
+            self.deliver(events.Error(f"{e}; you are in no room; /join one"))
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._reader is not None:
             self._reader.stop()

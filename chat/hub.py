@@ -473,11 +473,11 @@ class Hub:
         away = getattr(member, "away", "")
         if away and not self._isBig(room):
             self._tellThoseWho("hearsAway", room.members, events.AwayChanged(member.nick, away), member)
+        self.moderation.joined(member)  # its ignores, before the history
         if room.topic:
             member.deliver(events.Topic(room.name, room.topic))
-        for said in room.history:
+        for said in self._unignored(member, room.history):
             member.deliver(events.Replayed(said))
-        self.moderation.joined(member)
         if founding:
             self.moderation.founded(member, room)
         return room
@@ -619,8 +619,18 @@ class Hub:
         """
         room = self._roomOf(member, name)
         if self.store is None:
-            return defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
-        return self.store.lines(room.name, limit)
+            lines = defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
+        else:
+            lines = self.store.lines(room.name, limit)
+        return lines.addCallback(lambda said: self._unignored(member, said))
+
+    def _unignored(self, member: Member, lines: Iterable[events.Said]) -> list[events.Said]:
+        """
+        Of C{lines} of history, those C{member} does not ignore the speaker of.
+        """
+        if not self.moderation.screening:
+            return list(lines)
+        return [said for said in lines if not self.moderation.ignoresSpeaker(member, said.nick)]
 
     def setAway(self, member: Member, away: str) -> None:
         """

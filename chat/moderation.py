@@ -463,6 +463,18 @@ class Moderation:
         """
         return bool(self._deaf(sender, (recipient,)))
 
+    def ignoresSpeaker(self, member: Member, nick: str) -> bool:
+        """
+        Whether C{member} ignores whoever said a line of history as C{nick}: by that nick, or
+        by the account of that name (history keeps a speaker's nick, not its account; a
+        registered nick is its account's name).
+        """
+        ignoring = self._ignoring.get(member)
+        if not ignoring:
+            return False
+        folded = foldNick(nick)
+        return "nick:" + folded in ignoring or "account:" + folded in ignoring
+
     def joined(self, member: Member) -> None:
         """
         C{member} is in a room: take up the ignores kept with its account.

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 
 import pytest
 
@@ -293,7 +292,7 @@ def test_aRoomThatEmptiesTakesItsHistoryAndTopicWithIt(nodes) -> None:
     assert not any("old" in line for line in lines)
 
 
-def test_aKilledNodeLeavesEveryNodeWithinTheTtl(nodes) -> None:
+def test_aKilledNodeLeavesEveryNode(nodes) -> None:
     a, b, c = nodes(), nodes(), nodes()
     # The survivors first: a node that has a guest of its own by the name a newcomer had
     # elsewhere misses that newcomer's nick change (see meet).
@@ -302,10 +301,9 @@ def test_aKilledNodeLeavesEveryNodeWithinTheTtl(nodes) -> None:
     for survivor in survivors:
         survivor.readUntil("now known as doomed")
     a.process.kill()
-    began = time.monotonic()
+    # How soon is test_cluster_memory's, on a fake clock: here, that every survivor hears it.
     for survivor in survivors:
         assert survivor.readUntil("doomed has quit")[-1] == "*** doomed has quit (Server lost)"
-    assert time.monotonic() - began < 3 + 3  # the TTL, plus a heartbeat
     for survivor in survivors:
         assert "doomed" not in who(survivor)
     survivors[0].send("/nick doomed")

@@ -451,6 +451,36 @@ def test_ignoredLinesAreNotDelivered() -> None:
     assert alice.received() == ["<mallory> back"]
 
 
+def history(client: FakeClient) -> list[str]:
+    """
+    The lines of history the client received since the last call, without their time.
+    """
+    return [line.split("] ", 1)[1] for line in client.received() if line.startswith("[history")]
+
+
+def test_ignoredSpeakersAreLeftOutOfHistory() -> None:
+    """
+    Ignoring someone holds for what they said before too: the history replayed on joining a
+    room, and /history.
+    """
+    server = FakeServer(store=MemoryStore())
+    alice, bob, mallory = server.connectMany("alice", "bob", "mallory")
+    for client in (alice, bob, mallory):
+        client.send("/join #dev")
+    mallory.send("spam")
+    bob.send("hi")
+    alice.send("/ignore mallory")
+    alice.send("/join #lobby")
+    alice.received()
+    alice.send("/join #dev")
+    assert history(alice) == ["<bob> hi"]
+    alice.send("/history")
+    assert history(alice) == ["<bob> hi"]
+    bob.received()
+    bob.send("/history")
+    assert history(bob) == ["<mallory> spam", "<bob> hi"]
+
+
 def test_ignoreOfAnAccountFollowsItsNick() -> None:
     server = FakeServer(store=MemoryStore())
     alice = server.connect("alice")

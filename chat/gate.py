@@ -70,6 +70,7 @@ class Gate:
         self.limits = limits
         self.stats = Stats()
         self.connections: set[Admitted] = set()
+        self.mostConnections = 0  # at once, since the server started
         self._perHost: Counter[str] = Counter()
         self._counts: dict[str, bool] = {}
         self._whenEmpty: list[defer.Deferred[None]] = []
@@ -103,6 +104,7 @@ class Gate:
             self._perHost[host] += 1
         connection.countedHost = host
         self.connections.add(connection)
+        self.mostConnections = max(self.mostConnections, len(self.connections))
         if self.limits.idleTimeout and not self._idleCheck.running:
             self._idleCheck.start(self.limits.idleCheckInterval, now=False)
         return None

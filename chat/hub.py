@@ -217,6 +217,7 @@ class Hub:
         self._rooms: dict[str, Room] = {}
         self._memberships: dict[Member, list[Room]] = {}
         self._pending: set[Member] = set()  # connected, waiting for the relay to grant a nick
+        self.mostMembers = 0  # the most L{memberCount} has been since the server started
         self._guests = 0
         self.defaultRoom = self._createRoom(checkRoom(defaultRoom)).name
         if accounts is not None:
@@ -272,6 +273,7 @@ class Hub:
             return defer.fail(e)
         member.nick = ""
         self._memberships[member] = []
+        self.mostMembers = max(self.mostMembers, len(self._memberships))
         self._pending.add(member)
         if nick is not None:
             return self._claimFirstNick(member, nick, guest=False)
@@ -332,7 +334,6 @@ class Hub:
         not listed, for what each connecting client is told.
         """
         return len(self._memberships)
-
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.
@@ -353,6 +354,7 @@ class Hub:
         member = RemoteMember(nick, node)
         self._members[key] = member
         self._memberships[member] = []
+        self.mostMembers = max(self.mostMembers, len(self._memberships))
         return member
 
     def disconnect(self, member: Member, reason: str) -> None:

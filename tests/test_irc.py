@@ -26,6 +26,8 @@ WELCOME = [
     ":testchat 253 alice 0 :unknown connection(s)",
     ":testchat 254 alice 1 :channels formed",
     ":testchat 255 alice :I have 1 clients and 1 servers",
+    ":testchat 265 alice 1 1 :Current local users 1, max 1",
+    ":testchat 266 alice 1 1 :Current global users 1, max 1",
     ":testchat 422 alice :MOTD File is missing",
 ]
 
@@ -462,6 +464,17 @@ def test_serverPingAndTimeout() -> None:
     server.clock.advance(factory.pingTimeout)
     assert alice.received() == [":testchat ERROR :Closing link: Ping timeout: 60 seconds"]
     assert alice.transport.disconnecting
+
+
+def test_lusersCountsNowAndAtMost() -> None:
+    server = MixedServer()
+    alice = server.connectIRC("alice")
+    server.connect("bob").disconnect()
+    alice.send("LUSERS")
+    assert alice.received()[-2:] == [
+        ":testchat 265 alice 1 2 :Current local users 1, max 2",
+        ":testchat 266 alice 1 2 :Current global users 1, max 2",
+    ]
 
 
 def test_activityPostponesThePing() -> None:

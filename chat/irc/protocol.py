@@ -711,9 +711,12 @@ class IRCProtocol(Connection, Protocol):
         )
 
     def _lusers(self) -> list[Message]:
-        hub = self.factory.hub
+        factory = self.factory
+        hub = factory.hub
         users = hub.memberCount
-        local = len(self.factory.gate.connections)
+        most = hub.mostMembers
+        gate = factory.gate
+        local = len(gate.connections)
         numeric = self._numeric
         return [
             numeric(N.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers"),
@@ -721,6 +724,13 @@ class IRCProtocol(Connection, Protocol):
             numeric(N.RPL_LUSERUNKNOWN, "0", "unknown connection(s)"),
             numeric(N.RPL_LUSERCHANNELS, str(hub.roomCount), "channels formed"),
             numeric(N.RPL_LUSERME, f"I have {local} clients and 1 servers"),
+            numeric(
+                N.RPL_LOCALUSERS,
+                str(local),
+                str(gate.mostConnections),
+                f"Current local users {local}, max {gate.mostConnections}",
+            ),
+            numeric(N.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}"),
         ]
 
     def _motd(self) -> list[Message]:

@@ -334,6 +334,7 @@ class Hub:
         not listed, for what each connecting client is told.
         """
         return len(self._memberships)
+
     def members(self) -> list[Member]:
         """
         Everyone connected, to this server or (as L{RemoteMember}s) to others.
@@ -624,7 +625,7 @@ class Hub:
             lines = defer.succeed(list(room.history)[-limit:] if limit > 0 else [])
         else:
             lines = self.store.lines(room.name, limit)
-        return lines.addCallback(lambda said: self._unignored(member, said))
+        return lines.addCallback(lambda kept: self._unignored(member, kept))
 
     def _unignored(self, member: Member, lines: Iterable[events.Said]) -> list[events.Said]:
         """

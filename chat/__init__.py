@@ -15,7 +15,8 @@ wire formats:
   in the Redis a cluster shares, or in memory, behind one interface of Deferreds;
   L{chat.store.service} opens it, loads it into the hub and prunes it.
 - L{chat.accounts}: registered nicks, their argon2id passwords, who identified as which; the
-  hub asks it who may take a nick.
+  hub asks it who may take a nick.  L{chat.attempts} counts wrong passwords (in Redis, for
+  every server of a cluster).
 - L{chat.moderation}: room owners and operators, bans, mutes, topic locks, server operators
   and ignores; the hub asks it who may join, speak and be heard, the front ends call its
   actions.

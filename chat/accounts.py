@@ -3,15 +3,14 @@ Accounts: registered nicks, their passwords, and who has identified as which.
 
 A registered nick may only be taken by a member that identified as its owner (L{Hub} asks
 L{Accounts.mayTake}).  Passwords are hashed with argon2id, off the reactor thread, and never
-logged.  Wrong passwords are counted per account and address: the L{MAX_FAILURES}th within
-L{FAILURE_WINDOW} seconds locks that account, for that address only, for L{LOCKOUT} seconds,
-so that a guesser is slowed without locking the owner out from elsewhere.
+logged.  Wrong passwords are counted per account and address (L{chat.attempts}): the
+L{MAX_FAILURES}th within L{FAILURE_WINDOW} seconds locks that account, for that address only,
+for L{LOCKOUT} seconds, on every server of a cluster.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +21,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from chat import events
+from chat.attempts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Attempts, LocalAttempts
 from chat.errors import AccountError, AccountLocked, ChatError
 from chat.names import checkNick, foldNick
 from chat.store.interface import Account, Store
@@ -29,9 +29,8 @@ from chat.store.interface import Account, Store
 if TYPE_CHECKING:
     from chat.hub import Hub, Member
 
-MAX_FAILURES = 10
-FAILURE_WINDOW = 60.0
-LOCKOUT = 15 * 60.0
+__all__ = ["FAILURE_WINDOW", "LOCKOUT", "MAX_FAILURES", "Accounts", "looksLikeAPassword"]
+
 MIN_PASSWORD = 6
 MAX_PASSWORD = 256
 
@@ -92,9 +91,8 @@ class Accounts:
         self.registered: set[str] = set()
         self._identified: dict[Member, str] = {}
         self.onChange: Callable[[Member, str | None], None] = lambda member, account: None
-        # Times of recent wrong passwords, and lockouts' ends, by (folded nick, address).
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lockedUntil: dict[tuple[str, str], float] = {}
+        # A store that every server of a cluster shares counts wrong passwords for them all.
+        self._attempts: Attempts = store if store.shared else LocalAttempts(clock)  # type: ignore[assignment]
 
     def load(self) -> defer.Deferred[None]:
         """
@@ -214,13 +212,12 @@ class Accounts:
         The account of C{nick}, if C{password} is its password and C{address} is not locked
         out of it; a wrong password counts against C{address}.
         """
-        key = (foldNick(nick), address)
-        now = self._clock.seconds()
-        lockedUntil = self._lockedUntil.get(key)
-        if lockedUntil is not None:
-            if now < lockedUntil:
-                return defer.fail(AccountLocked(nick, lockedUntil - now))
-            del self._lockedUntil[key]
+        attempts = self._attempts
+
+        def notLocked(lockedFor: float) -> defer.Deferred[Account | None]:
+            if lockedFor > 0:
+                raise AccountLocked(nick, lockedFor)
+            return self._store.account(nick)
 
         def found(account: Account | None) -> defer.Deferred[Account]:
             if account is None:
@@ -228,15 +225,27 @@ class Accounts:
             checking = self._runInThread(self._matches, account.passwordHash, password)
             return checking.addCallback(checked, account)
 
-        def checked(matches: bool, account: Account) -> Account:
+        def checked(matches: bool, account: Account) -> Account | defer.Deferred[Account]:
             if not matches:
-                self._failed(key, nick)
-                raise AccountError(f"Wrong password for {account.nick}")
-            self._failures.pop(key, None)
+                return attempts.failed(nick, address).addCallback(wrong, account)
+            attempts.succeeded(nick, address)
             self.log.info("{address} identified as {nick}", address=address, nick=account.nick)
             return account
 
-        return self._store.account(nick).addCallback(found)
+        def wrong(locked: bool, account: Account) -> Account:
+            if locked:
+                self.log.warn(
+                    "{address} locked out of {nick} for {minutes:.0f} minutes: {count} wrong "
+                    "passwords in {window:.0f} seconds",
+                    address=address,
+                    nick=account.nick,
+                    minutes=LOCKOUT / 60,
+                    count=MAX_FAILURES,
+                    window=FAILURE_WINDOW,
+                )
+            raise AccountError(f"Wrong password for {account.nick}")
+
+        return attempts.lockedFor(nick, address).addCallback(notLocked).addCallback(found)
 
     def _matches(self, passwordHash: str, password: str) -> bool:
         """
@@ -246,40 +255,6 @@ class Accounts:
             return self._hasher.verify(passwordHash, password)
         except (VerificationError, InvalidHashError):
             return False
-
-    def _failed(self, key: tuple[str, str], nick: str) -> None:
-        now = self._clock.seconds()
-        failures = self._failures.get(key)
-        if failures is None:
-            failures = self._failures[key] = deque()
-        failures.append(now)
-        while failures and failures[0] <= now - FAILURE_WINDOW:
-            failures.popleft()
-        if len(failures) >= MAX_FAILURES:
-            del self._failures[key]
-            self._lockedUntil[key] = now + LOCKOUT
-            self.log.warn(
-                "{address} locked out of {nick} for {minutes:.0f} minutes: {count} wrong "
-                "passwords in {window:.0f} seconds",
-                address=key[1],
-                nick=nick,
-                minutes=LOCKOUT / 60,
-                count=MAX_FAILURES,
-                window=FAILURE_WINDOW,
-            )
-        self._sweep(now)
-
-    def _sweep(self, now: float) -> None:
-        """
-        Drop counts and lockouts that are over, so that a guesser trying many nicks or
-        addresses does not grow them without bound.
-        """
-        if len(self._failures) + len(self._lockedUntil) < 1000:
-            return
-        for key in [key for key, times in self._failures.items() if times[-1] <= now - FAILURE_WINDOW]:
-            del self._failures[key]
-        for key in [key for key, until in self._lockedUntil.items() if until <= now]:
-            del self._lockedUntil[key]
 
 
 def _checkPassword(password: str) -> None:

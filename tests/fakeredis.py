@@ -338,6 +338,25 @@ def _deleteAccount(server: FakeRedis, keys: list[str], args: list[str]) -> int:
     return server.delete(keys[0])
 
 
+def _failedPassword(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    window, most, lockout = (int(arg) for arg in args)
+    count = int(server.data[keys[0]]) + 1 if server._live(keys[0]) else 1
+    server.data[keys[0]] = str(count)
+    if count == 1:
+        server._expiries[keys[0]] = server.clock.seconds() + window / 1000
+    if count < most:
+        return 0
+    server.delete(keys[0])
+    server.set(keys[1], "1", lockout / 1000, nx=False)
+    return 1
+
+
+def _lockedFor(server: FakeRedis, keys: list[str], args: list[str]) -> int:
+    if not server._live(keys[0]):
+        return -2
+    return int((server._expiries[keys[0]] - server.clock.seconds()) * 1000)
+
+
 # The scripts the link and the store run, as Redis would run them.
 SCRIPTS = {
     _RELEASE: _release,
@@ -345,6 +364,8 @@ SCRIPTS = {
     store.CREATE_ACCOUNT: _createAccount,
     store.SET_PASSWORD: _setPassword,
     store.DELETE_ACCOUNT: _deleteAccount,
+    store.FAILED_PASSWORD: _failedPassword,
+    store.LOCKED_FOR: _lockedFor,
 }
 
 

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from chat import events
+from chat.attempts import MAX_FAILURES
 from chat.cluster import MalformedEvent, decodeEvent, encodeEvent
 from chat.cluster.messages import (
     NodeGone,
@@ -374,6 +375,25 @@ def test_aStoppedNodesPeopleLeaveAtOnce(nodes) -> None:
     assert stayer.readUntil("leaving has quit")[-1] == "*** leaving has quit (Server shutting down)"
     stayer.send("/nick leaving")
     assert stayer.readUntil("now known as leaving")[-1] == "*** stayer is now known as leaving"
+
+
+def test_wrongPasswordsCountOnEveryNode(daemons, redis) -> None:
+    """
+    A guesser gets no more tries from a cluster than from one server: wrong passwords from an
+    address count on every node, in Redis, and the lockout holds on every node.
+    """
+    a, b = (daemons("--redis", redis.endpoint) for _ in range(2))
+    alice, carol = meet(a, "alice", b, "carol")
+    alice.send("/register secret123")
+    alice.readUntil("registered")
+    guessers = [carol, connect(a, "dave")]
+    for attempt in range(MAX_FAILURES):
+        guesser = guessers[attempt % 2]
+        guesser.send(f"/identify alice wrong{attempt}")
+        assert guesser.readUntil("alice")[-1] == "!!! Wrong password for alice"
+    for guesser in guessers:
+        guesser.send("/identify alice secret123")
+        assert guesser.readUntil("alice")[-1].startswith("!!! Too many wrong passwords for alice")
 
 
 def test_nodesShareAccountsAndHistoryInRedis(daemons, redis, tmp_path) -> None:

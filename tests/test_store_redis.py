@@ -15,7 +15,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from chat import events
-from chat.accounts import Accounts
+from chat.accounts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES, Accounts
 from chat.errors import StateUnavailable
 from chat.hub import Hub
 from chat.store import Account, RedisStore
@@ -280,6 +280,30 @@ def test_aSilentRedisNeitherHangsNorFillsMemory(clock, logged) -> None:
     clock.advance(5.0)
     assert result(stopping) is None
     assert any(f"{MAX_UNSENT} lines were not written" in line for line in logged)
+
+
+def test_wrongPasswordsAreCountedForEveryNode(clock, redis) -> None:
+    """
+    Stores on one Redis count an address's wrong passwords together: the last one allowed,
+    from either, locks that address out of the account on both, for L{LOCKOUT} seconds.  A
+    window starts with its first wrong password, and a right password forgets them.
+    """
+    one, other = started(clock, FakeOpener(redis)), started(clock, FakeOpener(redis))
+    for attempt in range(MAX_FAILURES - 1):
+        assert result((one, other)[attempt % 2].failed("Alice", "192.0.2.1")) is False
+    assert result(one.lockedFor("alice", "192.0.2.1")) == 0
+    assert result(other.failed("alice", "192.0.2.1")) is True
+    assert result(one.lockedFor("ALICE", "192.0.2.1")) == LOCKOUT
+    assert result(other.lockedFor("alice", "192.0.2.2")) == 0
+    clock.advance(LOCKOUT)
+    assert result(one.lockedFor("alice", "192.0.2.1")) == 0
+    for attempt in range(MAX_FAILURES - 1):
+        result(one.failed("alice", "192.0.2.1"))
+    one.succeeded("alice", "192.0.2.1")
+    for attempt in range(MAX_FAILURES - 1):
+        assert result(other.failed("alice", "192.0.2.1")) is False
+    clock.advance(FAILURE_WINDOW)
+    assert result(other.failed("alice", "192.0.2.1")) is False
 
 
 def test_theRegisteredNicksAreReadAgain(clock, redis) -> None:

@@ -48,6 +48,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chat import events
+from chat.attempts import FAILURE_WINDOW, LOCKOUT, MAX_FAILURES
 from chat.errors import StateUnavailable
 from chat.names import foldNick, foldRoom
 from chat.store.interface import MAX_HISTORY, Account, Rule
@@ -90,6 +91,22 @@ if nick then redis.call('srem', KEYS[2], nick) end
 return redis.call('del', KEYS[1])
 """
 
+# A wrong password (see L{chat.attempts}): count it in a window that starts with the first; at
+# the limit, lock the address out.  Returns 1 if it did.
+FAILED_PASSWORD = """
+local count = redis.call('incr', KEYS[1])
+if count == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end
+if count < tonumber(ARGV[2]) then return 0 end
+redis.call('del', KEYS[1])
+redis.call('set', KEYS[2], '1', 'px', ARGV[3])
+return 1
+"""
+
+# Milliseconds a lockout has left, or a negative number if there is none.
+LOCKED_FOR = """
+return redis.call('pttl', KEYS[1])
+"""
+
 T = TypeVar("T")
 
 
@@ -109,7 +126,8 @@ class Opener(Protocol):
 
 class RedisStore(TurnQueue):
     """
-    A L{chat.store.interface.Store} in the Redis of a cluster, shared by all its nodes.
+    A L{chat.store.interface.Store} in the Redis of a cluster, shared by all its nodes, which
+    also counts wrong passwords for them all (L{chat.attempts.Attempts}).
 
     @ivar shared: L{True}: each node keeps only its own members' lines, which every node reads.
     @ivar timeout: seconds a request waits for Redis before it fails.
@@ -363,6 +381,28 @@ class RedisStore(TurnQueue):
         return self._ask(lambda redis: redis.eval(DELETE_ACCOUNT, keys, [])).addCallback(
             lambda _: None
         )
+
+    # Wrong passwords (chat.attempts.Attempts), counted in a window that starts with the first
+    # rather than a sliding one: two keys an account and address, both expiring.
+
+    def _attemptKeys(self, nick: str, address: str) -> list[str]:
+        who = f"{foldNick(nick)}:{address}"
+        return [self.prefix + "failures:" + who, self.prefix + "locked:" + who]
+
+    def lockedFor(self, nick: str, address: str) -> defer.Deferred[float]:
+        keys = self._attemptKeys(nick, address)[1:]
+        return self._ask(lambda redis: redis.eval(LOCKED_FOR, keys, [])).addCallback(
+            lambda milliseconds: max(0.0, int(milliseconds) / 1000)
+        )
+
+    def failed(self, nick: str, address: str) -> defer.Deferred[bool]:
+        keys = self._attemptKeys(nick, address)
+        args = [int(FAILURE_WINDOW * 1000), MAX_FAILURES, int(LOCKOUT * 1000)]
+        return self._ask(lambda redis: redis.eval(FAILED_PASSWORD, keys, args)).addCallback(bool)
+
+    def succeeded(self, nick: str, address: str) -> None:
+        key = self._attemptKeys(nick, address)[0]
+        self._ask(lambda redis: redis.delete(key)).addErrback(lambda failure: None)
 
     # Moderation rules
 

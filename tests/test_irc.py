@@ -466,6 +466,27 @@ def test_serverPingAndTimeout() -> None:
     assert alice.transport.disconnecting
 
 
+def test_theWelcomesMotdIsTheMotdCommandsForAnyNick() -> None:
+    """
+    The welcome's MOTD (serialized once for every client) is what MOTD answers: each line
+    addressed to the client's nick, a line too long for IRC cut to fit 512 bytes even with the
+    longest nick.
+    """
+    server = MixedServer(motd=("x" * 1000, "short"))
+    for nick in ("n" * 32, "al"):
+        client = server._connectTo(server.ircFactory, "127.0.0.1")
+        client.send(f"NICK {nick}")
+        client.send("USER u 0 * :u")
+        welcome = [line for line in client.received() if line.split(" ")[1] in ("375", "372", "376")]
+        assert [line.split(" ")[2] for line in welcome] == [nick] * len(welcome)
+        assert all(len(line.encode()) + 2 <= 512 for line in welcome)
+        assert welcome[1].split(" :", 1)[1].startswith("- xxx")
+        assert welcome[2:] == [f":testchat 372 {nick} :- short", f":testchat 376 {nick} :End of /MOTD command."]
+        client.send("MOTD")
+        if nick == "n" * 32:  # cut where the longest nick needs it
+            assert client.received() == welcome
+
+
 def test_lusersCountsNowAndAtMost() -> None:
     server = MixedServer()
     alice = server.connectIRC("alice")

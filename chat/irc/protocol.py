@@ -361,18 +361,12 @@ class IRCProtocol(Connection, Protocol):
 
     def sendAll(self, messages: list[Message]) -> None:
         """
-        Queue C{messages} for this client, as one write: a reply of many lines (the welcome).
+        Queue C{messages} for this client, as one write: a reply of many lines.
         """
-        name = self.factory.name
-        lines = []
-        for message in messages:
-            if message.source is None:
-                message = Message(message.command, message.params, name, message.tags)
-            line = None if message.tags else serialize(message)
-            if line is None or len(line) > MAX_BODY:  # a line to cut: see fitted
-                line = b"".join(serialize(piece) for piece in fitted(message))
-            lines.append(line)
-        Connection.deliver(self, Wire(b"".join(lines)))  # type: ignore[arg-type]
+        self._sendBytes(self.factory.serialized(messages))
+
+    def _sendBytes(self, data: bytes) -> None:
+        Connection.deliver(self, Wire(data))  # type: ignore[arg-type]
 
     def numeric(self, code: str, *params: str) -> None:
         """
@@ -697,17 +691,20 @@ class IRCProtocol(Connection, Protocol):
         factory = self.factory
         # No log line for a connect, as for the line front end: one per connection end.
         # One write for the whole welcome: a connect storm sends ten thousand of them.
-        numeric = self._numeric
-        self.sendAll(
-            [
-                numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}"),
-                numeric(N.RPL_YOURHOST, f"Your host is {factory.name}, running version {VERSION}"),
-                numeric(N.RPL_CREATED, f"This server was created {factory.created}"),
-                numeric(N.RPL_MYINFO, factory.name, VERSION, "i", "nt"),
-                numeric(N.RPL_ISUPPORT, *factory.isupport, "are supported by this server"),
-                *self._lusers(),
-                *self._motd(),
-            ]
+        # The replies that are the same for everyone but for the nick are serialized once.
+        intro, motd = factory.fixedReplies()
+        target = self.target.encode()
+        self._sendBytes(
+            b"".join(
+                [
+                    factory.serialized(
+                        [self._numeric(N.RPL_WELCOME, f"Welcome to the {factory.name} IRC network, {userMask(nick)}")]
+                    ),
+                    intro.to(target),
+                    factory.serialized(self._lusers()),
+                    motd.to(target),
+                ]
+            )
         )
 
     def _lusers(self) -> list[Message]:
@@ -734,15 +731,7 @@ class IRCProtocol(Connection, Protocol):
         ]
 
     def _motd(self) -> list[Message]:
-        factory = self.factory
-        numeric = self._numeric
-        if not factory.motd:
-            return [numeric(N.ERR_NOMOTD, "MOTD File is missing")]
-        return [
-            numeric(N.RPL_MOTDSTART, f"- {factory.name} Message of the day - "),
-            *(numeric(N.RPL_MOTD, f"- {line}") for line in factory.motd),
-            numeric(N.RPL_ENDOFMOTD, "End of /MOTD command."),
-        ]
+        return self.factory.motdReplies(self.target)
 
     @_command("LUSERS")
     def _lusersCommand(self, message: Message) -> None:
@@ -1200,6 +1189,35 @@ def nickMatcher(mask: str) -> Callable[[str], bool]:
     return lambda nick: pattern.fullmatch(foldNick(nick)) is not None
 
 
+# What replies serialized for any nick address, to be replaced by the nick: as long as the
+# longest nick, so that a reply cut to fit 512 bytes fits with any.
+_ANY_NICK = "*" * NICK_MAX_LENGTH
+
+
+class _ForAnyNick:
+    """
+    Replies to any nick, serialized once: each line around the nick it addresses.
+    """
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self, factory: IRCFactory, replies: list[Message]) -> None:
+        self._pieces: list[tuple[bytes, bytes]] = []
+        for reply in replies:
+            # ":SOURCE CODE NICK TEXT": the source has no space, so the first " CODE NICK " is
+            # where the nick goes, in each line of a reply cut in several.
+            around = f" {reply.command} ".encode()
+            for line in factory.serialized([reply]).split(b"\r\n")[:-1]:
+                head, _, tail = line.partition(around + _ANY_NICK.encode() + b" ")
+                self._pieces.append((head + around, b" " + tail + b"\r\n"))
+
+    def to(self, nick: bytes) -> bytes:
+        """
+        The replies, addressed to C{nick}.
+        """
+        return b"".join([piece for head, tail in self._pieces for piece in (head, nick, tail)])
+
+
 class IRCFactory(ServerFactory):
     """
     Builds an L{IRCProtocol} for each connection, on one hub, behind one gate.
@@ -1249,6 +1267,7 @@ class IRCFactory(ServerFactory):
             cap for cap in CAPABILITIES if hub.accounts is not None or cap not in ACCOUNT_CAPABILITIES
         )
         self.created = timeTag(gate.clock.seconds())
+        self._fixed: tuple[tuple[str, ...], _ForAnyNick, _ForAnyNick] | None = None
         self.isupport = (
             "CASEMAPPING=rfc1459",
             "CHANTYPES=#",
@@ -1261,6 +1280,49 @@ class IRCFactory(ServerFactory):
             f"NETWORK={name.replace(' ', '-')}",
             "UTF8ONLY",
         )
+
+    def serialized(self, messages: list[Message]) -> bytes:
+        """
+        C{messages}, from this server unless they say otherwise, as the bytes of one write.
+        """
+        lines = []
+        for message in messages:
+            if message.source is None:
+                message = Message(message.command, message.params, self.name, message.tags)
+            line = None if message.tags else serialize(message)
+            if line is None or len(line) > MAX_BODY:  # a line to cut: see fitted
+                line = b"".join(serialize(piece) for piece in fitted(message))
+            lines.append(line)
+        return b"".join(lines)
+
+    def motdReplies(self, target: str) -> list[Message]:
+        """
+        The MOTD, or that there is none, for C{target}.
+        """
+        if not self.motd:
+            return [Message(N.ERR_NOMOTD, (target, "MOTD File is missing"))]
+        return [
+            Message(N.RPL_MOTDSTART, (target, f"- {self.name} Message of the day - ")),
+            *(Message(N.RPL_MOTD, (target, f"- {line}")) for line in self.motd),
+            Message(N.RPL_ENDOFMOTD, (target, "End of /MOTD command.")),
+        ]
+
+    def fixedReplies(self) -> tuple[_ForAnyNick, _ForAnyNick]:
+        """
+        The welcome's replies that are the same for every client but for the nick they
+        address: 002 to 005, then the MOTD (or 422).  Serialized once, and again when the
+        MOTD changes (on a reload): a connect storm welcomes ten thousand clients.
+        """
+        if self._fixed is None or self._fixed[0] is not self.motd:
+            intro = [
+                Message(N.RPL_YOURHOST, (_ANY_NICK, f"Your host is {self.name}, running version {VERSION}")),
+                Message(N.RPL_CREATED, (_ANY_NICK, f"This server was created {self.created}")),
+                Message(N.RPL_MYINFO, (_ANY_NICK, self.name, VERSION, "i", "nt")),
+                Message(N.RPL_ISUPPORT, (_ANY_NICK, *self.isupport, "are supported by this server")),
+            ]
+            motd = self.motdReplies(_ANY_NICK)
+            self._fixed = (self.motd, _ForAnyNick(self, intro), _ForAnyNick(self, motd))
+        return self._fixed[1], self._fixed[2]
 
     def _encoder(
         self, clock: IReactorTime, name: str, timed: bool, tagged: bool, extended: bool

@@ -68,16 +68,16 @@ class Batch:
         """
         The batch's lines that C{member} hears.
         """
-        skips = self.skips
+        skipped = () if self.skips is None else self.skips.get(member, ())
         start = 0 if self.starts is None else self.starts.get(member, 0)
-        if (skips is None or member not in skips) and not start:
+        if not skipped and not start:
             return self.data()
         self.closed = True
         # The runs of lines between the skipped ones, each joined at once: a sender skips
         # a few lines of many.
         lines = self.lines
         runs = []
-        for index in sorted(skips[member]) if skips is not None and member in skips else ():
+        for index in sorted(skipped):
             if index >= start:
                 runs.append(b"".join(lines[start:index]))
                 start = index + 1
